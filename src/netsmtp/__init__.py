@@ -1,0 +1,58 @@
+"""netsmtp: Perl's Net::SMTP for Python, with a sans-IO core.
+
+>>> from netsmtp import SMTP
+>>> # with SMTP("mail.example.org") as smtp: smtp.mail("a@example.org"); ...
+"""
+
+from __future__ import annotations
+
+from ._client.state import CMD_ERROR, CMD_INFO, CMD_MORE, CMD_OK, CMD_PENDING, CMD_REJECT
+from ._core.capabilities import Capabilities
+from ._core.reply import Reply
+from ._core.xtext import xtext
+from ._exceptions import (
+    ConnectError,
+    ConnectionLost,
+    DeliveryUnknown,
+    ExtensionWarning,
+    GreetingError,
+    NotSupportedError,
+    ProtocolError,
+    ReplyError,
+    SendError,
+    SMTPError,
+    SMTPTimeout,
+    TLSError,
+    UsageError,
+)
+from ._smtp import SMTP, DataFile
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CMD_ERROR",
+    "CMD_INFO",
+    "CMD_MORE",
+    "CMD_OK",
+    "CMD_PENDING",
+    "CMD_REJECT",
+    "SMTP",
+    "Capabilities",
+    "ConnectError",
+    "ConnectionLost",
+    "DataFile",
+    "DeliveryUnknown",
+    "ExtensionWarning",
+    "GreetingError",
+    "NotSupportedError",
+    "ProtocolError",
+    "Reply",
+    "ReplyError",
+    "SMTPError",
+    "SMTPTimeout",
+    "SendError",
+    "TLSError",
+    "UsageError",
+    "__version__",
+    "xtext",
+]

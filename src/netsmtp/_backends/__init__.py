@@ -1,0 +1,1 @@
+"""Transports: bytes in, bytes out, every wait bounded, backend errors translated."""

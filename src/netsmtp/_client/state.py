@@ -1,0 +1,131 @@
+"""State and primitives shared by every client operation.
+
+Internally everything raises; :meth:`ClientState._finish` is the thin layer that turns
+netsmtp's errors into Net::SMTP's false returns (unless ``raise_errors=True``) and makes
+sure a transport failure always leaves the connection closed.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from .._core.commands import encode_line
+from .._core.reply import Reply
+from .._core.session import Session
+from .._exceptions import (
+    ConnectionLost,
+    DeliveryUnknown,
+    ProtocolError,
+    ReplyError,
+    SMTPError,
+    SMTPTimeout,
+    TLSError,
+)
+from .._options import Options
+from .._transcript import RECEIVED, SENT, Transcript
+from .requests import Flow, ReadReply, ReplyResult, Write
+
+T = TypeVar("T")
+F = TypeVar("F")
+
+CMD_PENDING, CMD_INFO, CMD_OK, CMD_MORE, CMD_REJECT, CMD_ERROR = 0, 1, 2, 3, 4, 5
+DEFAULT_REPLY_CODE = 421
+
+
+def pseudo_reply(code: int, text: str) -> Reply:
+    """A reply made up locally (Net::SMTP's pseudo statuses), e.g. 421 for a timeout."""
+    return Reply.from_lines(code, (text,))
+
+
+class ClientState:
+    """Attributes and protocol primitives common to SMTP, AsyncSMTP, LMTP and AsyncLMTP."""
+
+    _options: Options
+    _session: Session
+    _transcript: Transcript
+    _last_reply: Reply | None
+    _connected_host: str | None
+    _hello_domain: str | None
+    _local_address: str | None
+    _peer: tuple[Any, ...] | None
+    _greeting_verb = "EHLO"
+
+    def _init_state(self, options: Options) -> None:
+        self._options = options
+        self._session = Session()
+        self._session.close(" (not connected)")
+        self._transcript = Transcript(type(self).__name__, options.debug)
+        self._last_reply = None
+        self._connected_host = None
+        self._hello_domain = None
+        self._local_address = None
+        self._peer = None
+
+    # ---- primitives used by the operations --------------------------------------------
+    def _send(self, line: bytes, shown: str | None = None) -> Flow[None]:
+        """Register and write one command line (``shown`` replaces it in the transcript)."""
+        data = self._session.command(line)
+        if self._transcript.active:
+            self._transcript.line(SENT, shown or line[:-2].decode("utf-8", "replace"))
+        yield Write(data)
+
+    def _read(self) -> Flow[Reply]:
+        """Read the next reply and make it ``last_reply``."""
+        result: ReplyResult = yield ReadReply()
+        reply = result[1]
+        self._last_reply = reply
+        if self._transcript.active:
+            for raw in self._session.parser.completed_raw_lines:
+                self._transcript.line(RECEIVED, raw)
+        return reply
+
+    def _command(self, *parts: str, shown: str | None = None) -> Flow[Reply]:
+        """Send one command and read its reply."""
+        yield from self._send(encode_line(*parts), shown)
+        return (yield from self._read())
+
+    def _expect_ok(self, reply: Reply, verb: str) -> None:
+        if not reply.is_positive:
+            raise ReplyError(reply, verb)
+
+    def _read_final(self) -> Flow[Reply]:
+        """Read the reply to a whole message: if the connection dies now, the outcome is unknown."""
+        try:
+            return (yield from self._read())
+        except (ConnectionLost, SMTPTimeout) as exc:
+            if isinstance(exc, DeliveryUnknown):
+                raise
+            raise DeliveryUnknown(
+                "the connection failed after the message was sent and before the server "
+                f"answered: it may or may not have been accepted ({exc})"
+            ) from exc
+
+    # ---- the Net::SMTP face -------------------------------------------------------------
+    def _failure(self, exc: SMTPError) -> None:
+        """Record what went wrong as ``code()``/``message()``; close on transport errors."""
+        if isinstance(exc, ReplyError):
+            self._last_reply = exc.reply
+        elif isinstance(exc, SMTPTimeout):
+            self._last_reply = pseudo_reply(DEFAULT_REPLY_CODE, f"[netsmtp] Timeout: {exc}")
+        elif isinstance(exc, DeliveryUnknown):
+            self._last_reply = pseudo_reply(DEFAULT_REPLY_CODE, f"[netsmtp] Delivery unknown: {exc}")
+        elif isinstance(exc, ConnectionLost):
+            self._last_reply = pseudo_reply(DEFAULT_REPLY_CODE, f"[netsmtp] Connection closed: {exc}")
+        elif isinstance(exc, ProtocolError | TLSError):
+            kind = "Protocol error" if isinstance(exc, ProtocolError) else "TLS error"
+            self._last_reply = pseudo_reply(DEFAULT_REPLY_CODE, f"[netsmtp] {kind}: {exc}")
+        if not isinstance(exc, ReplyError):
+            self._session.close(f" ({exc})")
+            self._close_transport()
+
+    def _close_transport(self) -> None:  # pragma: no cover - every driver overrides it
+        raise NotImplementedError
+
+    def _settle(self, exc: SMTPError, failure: F) -> F:
+        """After a failed operation: record, close when needed, raise or return ``failure``."""
+        self._failure(exc)
+        if self._session.closed:
+            self._close_transport()
+        if self._options.raise_errors:
+            raise exc
+        return failure

@@ -1,0 +1,211 @@
+"""Operations of a mail transaction: MAIL, RCPT, DATA, BDAT (SPEC A1, A8-A11, Part B §7-10)."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+
+from .._core.address import ascii_domain, to_path
+from .._core.commands import DSN_MAIL_EXTRA, DSN_RCPT_EXTRA, MAX_COMMAND_LINE, encode_line
+from .._core.parameters import (
+    MAIL_OPTIONS,
+    RCPT_OPTIONS,
+    Parameters,
+    mail_parameters,
+    normalise_options,
+    rcpt_parameters,
+)
+from .._core.reply import Reply
+from .._core.session import State
+from .._exceptions import ExtensionWarning, NotSupportedError, ReplyError, UsageError
+from .requests import Flow, Write
+from .session_flows import SessionFlows
+from .state import pseudo_reply
+
+MessageData = bytes | bytearray | memoryview | str | Iterable[bytes | bytearray | memoryview | str]
+# Below this size the end marker rides in the same write as the message.
+_JOIN_LIMIT = 256 * 1024
+
+
+def _as_bytes(chunk: object) -> bytes:
+    if isinstance(chunk, bytes):
+        return chunk
+    if isinstance(chunk, str):
+        return chunk.encode("utf-8")
+    if isinstance(chunk, bytearray | memoryview):
+        return bytes(chunk)
+    raise TypeError(f"message data must be bytes or str, not {type(chunk).__name__}")
+
+
+def iter_chunks(data: object) -> Iterator[bytes]:
+    """Yield the chunks of ``data`` (bytes, str, or an iterable of them) without joining them."""
+    if isinstance(data, bytes | bytearray | memoryview | str):
+        yield _as_bytes(data)
+        return
+    if not isinstance(data, Iterable):
+        raise TypeError(f"message data must be bytes, str or an iterable of them, not {type(data).__name__}")
+    for chunk in data:
+        yield _as_bytes(chunk)
+
+
+def _check_text(chunk: bytes) -> bytes:
+    # A NUL has no place in RFC 5322 text, and receivers that strip it can be made to
+    # see an end-of-data marker that we never sent (SECURITY SM-06). BDAT can carry it.
+    if b"\x00" in chunk:
+        raise ValueError("message data contains a NUL byte; send binary content with bdat()")
+    return chunk
+
+
+class TransactionFlows(SessionFlows):
+    """MAIL FROM, RCPT TO, DATA and BDAT."""
+
+    def _warn_dropped(self, params: Parameters, given: Mapping[str, Any], where: str) -> None:
+        if not params.dropped:
+            return
+        if self._session.capabilities is None:
+            message = f"{where}: ESMTP not supported by host - options discarded ({', '.join(given)})"
+            warnings.warn(message, ExtensionWarning, stacklevel=5)
+            return
+        for why in params.dropped:
+            warnings.warn(f"{where}: {why}", ExtensionWarning, stacklevel=5)
+
+    def _path(self, address: str | None) -> str:
+        path = to_path(address, self._options.exact_addresses)
+        return ascii_domain(path) if not path.isascii() else path
+
+    def _mail_flow(self, verb: str, address: str | None, options: Mapping[str, Any]) -> Flow[bool]:
+        opts = normalise_options(options, MAIL_OPTIONS, "mail")
+        path = self._path(address)
+        caps = self._session.capabilities
+        params = mail_parameters(opts, caps, path, self._options.exact_addresses)
+        if params.missing:
+            text = f"5.5.4 {params.missing} is not advertised by the server; {verb} not sent"
+            raise NotSupportedError(pseudo_reply(555, text), verb)
+        dsn = any(p.startswith(("RET=", "ENVID=")) for p in params.params)
+        line = encode_line(
+            f"{verb} FROM:{path}{params.text}",
+            limit=MAX_COMMAND_LINE + (DSN_MAIL_EXTRA if dsn else 0),
+        )
+        self._warn_dropped(params, opts, "mail")
+        reply = yield from self._send_and_read(line)
+        self._expect_ok(reply, verb)
+        return True
+
+    def _send_and_read(self, line: bytes) -> Flow[Reply]:
+        yield from self._send(line)
+        return (yield from self._read())
+
+    def _recipient_flow(self, addresses: tuple[Any, ...], options: Mapping[str, Any]) -> Flow[Any]:
+        opts = normalise_options(options, RCPT_OPTIONS, "recipient")
+        skip_bad = bool(opts.pop("skip_bad", False))
+        given: list[str] = []
+        for item in addresses:  # to(["a", "b"]) as well as to("a", "b")
+            given.extend(item if isinstance(item, list | tuple) else [item])
+        caps = self._session.capabilities
+        params = rcpt_parameters(opts, caps)
+        limit = MAX_COMMAND_LINE + (DSN_RCPT_EXTRA if params.params else 0)
+        lines = []
+        for address in given:  # validate every address before the first byte (SECURITY CI-02)
+            path = self._path(address)
+            if not path.isascii() and (caps is None or "SMTPUTF8" not in caps):
+                text = f"5.5.4 SMTPUTF8 is not advertised by the server; RCPT for {path} not sent"
+                raise NotSupportedError(pseudo_reply(555, text), "RCPT")
+            lines.append(encode_line(f"RCPT TO:{path}{params.text}", limit=limit))
+        self._warn_dropped(params, opts, "recipient")
+        accepted: list[str] = []
+        for address, line in zip(given, lines, strict=True):
+            reply = yield from self._send_and_read(line)
+            if reply.is_positive:
+                accepted.append(address)
+            elif not skip_bad:
+                raise ReplyError(reply, "RCPT")
+        return accepted if skip_bad else True
+
+    # ---- DATA ---------------------------------------------------------------------------
+    def _data_start_flow(self) -> Flow[None]:
+        reply = yield from self._command("DATA")
+        if reply.code != 354:
+            raise ReplyError(reply, "DATA")
+
+    def _data_flow(self, data: MessageData | None) -> Flow[bool]:
+        if data is None:
+            yield from self._data_start_flow()
+            return True
+        chunks = iter_chunks(data)
+        first = next(chunks, b"")  # a one-piece message is checked before DATA is sent
+        _check_text(first)
+        yield from self._data_start_flow()
+        try:
+            pending = self._session.data(first)
+            self._transcript.data(first)
+            for chunk in chunks:
+                _check_text(chunk)
+                if pending:
+                    yield Write(pending)
+                pending = self._session.data(chunk)
+                self._transcript.data(chunk)
+        except BaseException:
+            # Half a message must never be committed: drop the connection, which voids
+            # the transaction (RFC 5321 §3.8) (SPEC A10).
+            self._session.close(" (message abandoned)")
+            self._close_transport()
+            raise
+        tail = self._session.end_data(self._end_replies())
+        self._transcript.line(">>>", ".")
+        if len(pending) < _JOIN_LIMIT:
+            yield Write(pending + tail)
+        else:
+            yield Write(pending)
+            yield Write(tail)
+        return (yield from self._data_reply_flow())
+
+    def _end_replies(self) -> int:
+        """How many replies the end of data earns: one for SMTP (LMTP overrides)."""
+        return 1
+
+    def _data_reply_flow(self) -> Flow[bool]:
+        reply = yield from self._read_final()
+        self._expect_ok(reply, "DATA")
+        return True
+
+    def _datasend_flow(self, data: MessageData) -> Flow[bool]:
+        if self._session.state is not State.DATA:
+            raise UsageError("datasend() needs a data phase: call data() with no argument first")
+        for chunk in iter_chunks(data):
+            encoded = self._session.data(_check_text(chunk))
+            self._transcript.data(chunk)
+            if encoded:
+                yield Write(encoded)
+        return True
+
+    def _dataend_flow(self) -> Flow[bool]:
+        if self._session.state is not State.DATA:
+            return True  # Net::Cmd: ending twice is harmless and sends nothing
+        tail = self._session.end_data(self._end_replies())
+        self._transcript.line(">>>", ".")
+        yield Write(tail)
+        return (yield from self._data_reply_flow())
+
+    def _rawdatasend_flow(self, data: MessageData) -> Flow[bool]:
+        for chunk in iter_chunks(data):
+            raw = self._session.raw_data(chunk)
+            self._transcript.data(chunk)
+            if raw:
+                yield Write(raw)
+        return True
+
+    # ---- BDAT ---------------------------------------------------------------------------
+    def _bdat_flow(self, data: bytes | str, last: bool) -> Flow[bool]:
+        chunk = _as_bytes(data)
+        caps = self._session.capabilities
+        if caps is None or "CHUNKING" not in caps:
+            raise NotSupportedError(pseudo_reply(500, "Command unknown: 'BDAT'"), "BDAT")
+        frame = self._session.bdat(chunk, last)
+        if self._transcript.active:
+            self._transcript.line(">>>", f"BDAT {len(chunk)}{' LAST' if last else ''}")
+            self._transcript.data(chunk)
+        yield Write(frame)
+        reply = yield from (self._read_final() if last else self._read())
+        self._expect_ok(reply, "BDAT")
+        return True

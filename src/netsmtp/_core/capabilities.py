@@ -1,0 +1,69 @@
+"""The EHLO capability table (RFC 5321 §4.1.1.1, SPEC A3).
+
+Only lines 2..n of the EHLO reply are capability lines; the first is the server's
+greeting and is never parsed (SECURITY MS-19). A keyword is ``[A-Za-z0-9][A-Za-z0-9-]*``,
+stored upper-cased; its parameters follow a space, or the legacy ``=`` of ``AUTH=``.
+``AUTH`` and ``AUTH=`` lists are merged. Lines that do not fit the grammar are ignored.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+
+_LINE = re.compile(r"([A-Za-z0-9][A-Za-z0-9-]*)(?:([ =])(.*))?")
+# A sane ceiling for SIZE: anything larger is treated as "no limit we can enforce".
+_MAX_SIZE = 2**63 - 1
+
+
+class Capabilities(Mapping[str, str]):
+    """Read-only mapping of EHLO keyword (upper case) to its parameter string."""
+
+    __slots__ = ("_table",)
+
+    def __init__(self, table: dict[str, str] | None = None) -> None:
+        self._table: dict[str, str] = dict(table or {})
+
+    @classmethod
+    def from_ehlo(cls, lines: tuple[str, ...]) -> Capabilities:
+        table: dict[str, str] = {}
+        for line in lines[1:]:
+            m = _LINE.fullmatch(line.rstrip(" \t"))
+            if m is None:
+                continue
+            key = m.group(1).upper()
+            value = (m.group(3) or "").strip(" \t")
+            if key == "AUTH" and key in table:
+                merged = table[key].split() + [w for w in value.split() if w not in table[key].split()]
+                value = " ".join(merged)
+            table[key] = value
+        return cls(table)
+
+    def __getitem__(self, key: str) -> str:
+        return self._table[key.upper()]
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and key.upper() in self._table
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._table)
+
+    def __len__(self) -> int:
+        return len(self._table)
+
+    def __repr__(self) -> str:
+        return f"Capabilities({self._table!r})"
+
+    @property
+    def auth_mechanisms(self) -> tuple[str, ...]:
+        """The AUTH mechanisms advertised, upper-cased, in the server's order."""
+        return tuple(w.upper() for w in self._table.get("AUTH", "").split())
+
+    @property
+    def size_limit(self) -> int | None:
+        """The SIZE limit in octets, or None when there is none (absent, 0 or unparsable)."""
+        value = self._table.get("SIZE", "").split()
+        if not value or not value[0].isdigit() or not value[0].isascii():
+            return None
+        size = int(value[0]) if len(value[0]) < 20 else _MAX_SIZE
+        return size or None

@@ -1,0 +1,180 @@
+"""The SMTP session state machine: what may be sent now, and which reply answers what.
+
+The rules, all in one place (in the manner of h11):
+
+* Every command sent is queued as "awaiting a reply"; every reply parsed is paired with
+  the oldest queued command. A reply with nothing queued is unsolicited: ProtocolError.
+  This queue is what makes pipelining (RFC 2920) safe: replies are matched, never guessed.
+* GREETING -> READY on a 2xx greeting.
+* EHLO/LHLO 2xx replaces the capability table; HELO 2xx empties it (SPEC A3).
+* STARTTLS 220 -> TLS_PENDING. Any byte already received after that 220 is an injection
+  attempt (SPEC A6, SECURITY ST-01): ProtocolError. After the handshake the parser is
+  new and the capability table is forgotten until the next EHLO.
+* DATA 354 -> DATA: only message bytes and the end marker may be sent (SPEC A10).
+* The reply to the end marker, BDAT LAST or RSET ends the mail transaction.
+* 421 to anything, a protocol error, QUIT or EOF -> CLOSED: nothing more is sent.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections import deque
+
+from .._exceptions import ConnectionLost, ProtocolError, UsageError
+from .capabilities import Capabilities
+from .commands import verb_of
+from .data import DataEncoder, bdat_frame
+from .reply import Reply, ReplyParser
+
+GREETING = "<greeting>"
+END_OF_DATA = "<end of data>"
+
+
+class State(enum.Enum):
+    GREETING = "greeting"
+    READY = "ready"
+    TLS_PENDING = "tls-pending"
+    DATA = "data"
+    CLOSED = "closed"
+
+
+class Session:
+    """Sans-IO SMTP client session: feed it bytes, ask it for bytes, read replies."""
+
+    def __init__(self, parser: ReplyParser | None = None) -> None:
+        self.parser = parser or ReplyParser()
+        self.state = State.GREETING
+        self.awaiting: deque[str] = deque([GREETING])
+        self.capabilities: Capabilities | None = None
+        self.tls_active = False
+        self.greeting: Reply | None = None
+        self.encoder: DataEncoder | None = None
+        self.closed_reason = ""
+
+    # ---- sending -------------------------------------------------------------------
+    def _check_can_send(self) -> None:
+        if self.state is State.CLOSED:
+            raise ConnectionLost(f"the connection is closed{self.closed_reason}")
+        if self.state is State.DATA:
+            raise UsageError("a message is being sent: finish it with dataend() or abandon it with close()")
+        if self.state is State.TLS_PENDING:
+            raise UsageError("the TLS handshake must come next")
+
+    def command(self, line: bytes) -> bytes:
+        """Register an encoded command line as sent; return the bytes to write."""
+        self._check_can_send()
+        self.awaiting.append(verb_of(line))
+        return line
+
+    def expect_reply(self, label: str = "?") -> None:
+        """Await one more reply without sending (Net::Cmd's bare ``response()``)."""
+        if self.state is State.CLOSED:
+            raise ConnectionLost(f"the connection is closed{self.closed_reason}")
+        self.awaiting.append(label)
+
+    def data(self, chunk: bytes) -> bytes:
+        """Encode message bytes for the DATA phase."""
+        if self.state is not State.DATA or self.encoder is None:
+            raise UsageError("no message is being sent: call data() first and wait for its 354")
+        return self.encoder.encode(chunk)
+
+    def raw_data(self, chunk: bytes) -> bytes:
+        if self.state is not State.DATA or self.encoder is None:
+            raise UsageError("rawdatasend() is only for the DATA phase: call data() first")
+        return self.encoder.raw(chunk)
+
+    def end_data(self, replies: int = 1) -> bytes:
+        """The end marker; ``replies`` is how many replies it earns (LMTP: one per recipient)."""
+        if self.state is not State.DATA or self.encoder is None:
+            raise UsageError("no message is being sent")
+        tail = self.encoder.finish()
+        self.encoder = None
+        self.state = State.READY
+        self.awaiting.extend([END_OF_DATA] * replies)
+        return tail
+
+    def bdat(self, chunk: bytes, last: bool) -> bytes:
+        self._check_can_send()
+        self.awaiting.append("BDAT LAST" if last else "BDAT")
+        return bdat_frame(chunk, last)
+
+    # ---- receiving -----------------------------------------------------------------
+    def receive_data(self, data: bytes) -> None:
+        self.parser.feed(data)
+
+    def next_reply(self) -> tuple[str, Reply] | None:
+        """The next complete reply and the command it answers, or None if more bytes are needed."""
+        try:
+            reply = self.parser.next_reply()
+        except ProtocolError as exc:
+            self.close(f" (protocol error: {exc})")
+            raise
+        if reply is None:
+            return None
+        if not self.awaiting:
+            self.close(" (unsolicited reply)")
+            raise ProtocolError(f"unsolicited reply from the server: {reply}")
+        verb = self.awaiting.popleft()
+        self._apply(verb, reply)
+        return verb, reply
+
+    def _apply(self, verb: str, reply: Reply) -> None:
+        ok = reply.is_positive
+        if verb == GREETING:
+            self.greeting = reply
+            if ok:
+                self.state = State.READY
+        elif verb in ("EHLO", "LHLO") and ok:
+            self.capabilities = Capabilities.from_ehlo(reply.lines)
+        elif verb == "HELO" and ok:
+            self.capabilities = None
+        elif verb == "STARTTLS" and reply.code == 220:
+            if self.parser.buffered or self.awaiting:
+                self.close(" (data injected after the STARTTLS reply)")
+                raise ProtocolError(
+                    "the server sent data after its 220 reply to STARTTLS "
+                    "(possible command injection); connection closed"
+                )
+            self.state = State.TLS_PENDING
+        elif verb == "STARTTLS" and ok:
+            # RFC 3207 §4: the answer that starts TLS is 220; any other 2xx would have us
+            # handshake with a server that did not agree to it (SECURITY SD-04).
+            self.close(" (bad STARTTLS reply)")
+            raise ProtocolError(f"STARTTLS answered {reply.code}, not 220; connection closed")
+        elif verb == "DATA" and reply.code == 354:
+            self.state = State.DATA
+            self.encoder = DataEncoder()
+        elif verb == "DATA" and (reply.is_intermediate or ok):
+            self.close(" (bad DATA reply)")
+            raise ProtocolError(f"DATA answered {reply.code}, not 354; connection closed")
+        if verb == "QUIT":
+            self.close(" (after QUIT)")
+        elif reply.code == 421:
+            self.close(" (the server said 421: closing)")
+
+    # ---- transitions driven by the I/O layer ------------------------------------------
+    def tls_established(self) -> None:
+        """The handshake succeeded: forget everything learnt in plaintext."""
+        if self.state is not State.TLS_PENDING:
+            raise UsageError("no STARTTLS was accepted")
+        self.parser = ReplyParser(
+            self.parser.max_line_length, self.parser.max_lines, self.parser.max_reply_size
+        )
+        self.capabilities = None
+        self.tls_active = True
+        self.state = State.READY
+
+    def implicit_tls(self) -> None:
+        """TLS was set up before the first byte (SMTPS)."""
+        self.tls_active = True
+
+    def close(self, reason: str = "") -> None:
+        if self.state is not State.CLOSED:
+            self.state = State.CLOSED
+            self.closed_reason = reason
+        self.encoder = None
+        self.awaiting.clear()
+
+    @property
+    def closed(self) -> bool:
+        return self.state is State.CLOSED

@@ -1,0 +1,296 @@
+"""``netsmtp.SMTP``: Perl's Net::SMTP for Python, blocking.
+
+Every method is a thin call into an operation written once in :mod:`netsmtp._client`;
+this class only chooses the blocking driver and Net::SMTP's return conventions.
+"""
+
+from __future__ import annotations
+
+import io
+import socket
+import ssl
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Any
+
+from ._client.state import CMD_ERROR, DEFAULT_REPLY_CODE
+from ._client.transaction_flows import MessageData, TransactionFlows
+from ._core.reply import Reply
+from ._core.session import State
+from ._exceptions import SMTPError
+from ._options import parse_options
+from ._sync_driver import SyncDriver
+
+
+class SMTP(SyncDriver, TransactionFlows):
+    """A connection to an SMTP server, with Net::SMTP's methods and conventions.
+
+    ``SMTP(host, **options)`` connects, reads the greeting and sends EHLO (HELO on a 5xx).
+    Command methods return a true value on success and a false one on failure, with
+    :meth:`code` and :meth:`message` telling why; ``raise_errors=True`` raises instead::
+
+        with SMTP("mail.example.org", hello="me.example.org") as smtp:
+            smtp.starttls()
+            smtp.mail("me@example.org")
+            smtp.to("you@example.net")
+            smtp.data(b"Subject: hi\\r\\n\\r\\nhello\\r\\n")
+    """
+
+    def __init__(self, host: str | list[str] | None = None, **options: Any) -> None:
+        self._stream = None
+        self._init_state(parse_options(host, options, type(self).__name__))
+        try:
+            self._drive(self._connect_flow())
+            self._drive(self._greet_flow())
+        except SMTPError:
+            self._session.close(" (connect failed)")
+            self._close_transport()
+            raise
+
+    # ---- context manager and lifetime -------------------------------------------------
+    def __enter__(self) -> SMTP:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        # QUIT when we can; never replace the caller's exception with ours (SECURITY RS-06).
+        try:
+            if not self._session.closed:
+                self._drive(self._quit_flow())
+        except SMTPError:
+            pass
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Drop the connection without QUIT (abandons a message being sent)."""
+        self._session.close(" (closed by the caller)")
+        self._close_transport()
+
+    # ---- accessors (no I/O) -------------------------------------------------------------
+    def banner(self) -> str | None:
+        """The greeting's first line of text (no code), or None."""
+        greeting = self._session.greeting
+        return greeting.lines[0] if greeting is not None and greeting.lines[0] else None
+
+    def domain(self) -> str | None:
+        """The server's name: the first word of the banner, or None."""
+        words = (self.banner() or "").split()
+        return words[0] if words else None
+
+    def host(self) -> str | None:
+        """The host string that was connected (as given, with its port if it had one)."""
+        return self._connected_host
+
+    def supports(self, keyword: str) -> str | None:
+        """The EHLO keyword's parameters (``""`` when it has none), or None if not advertised."""
+        caps = self._session.capabilities
+        return caps.get(keyword.upper()) if caps is not None else None
+
+    @property
+    def extensions(self) -> Mapping[str, str]:
+        """The EHLO capability table (empty after a HELO fallback)."""
+        caps = self._session.capabilities
+        return caps if caps is not None else {}
+
+    @property
+    def last_reply(self) -> Reply | None:
+        return self._last_reply
+
+    @property
+    def tls_active(self) -> bool:
+        """True once the connection is encrypted (implicit TLS or a completed STARTTLS)."""
+        return self._session.tls_active and not self._session.closed
+
+    @property
+    def tls_version(self) -> str | None:
+        return self._stream.tls_info()[0] if self._stream is not None else None
+
+    @property
+    def cipher(self) -> tuple[str, str, int] | None:
+        return self._stream.tls_info()[1] if self._stream is not None else None
+
+    @staticmethod
+    def can_ssl() -> bool:
+        return True
+
+    @staticmethod
+    def can_inet6() -> bool:
+        return socket.has_ipv6
+
+    # ---- Net::Cmd ---------------------------------------------------------------------------
+    def code(self) -> int:
+        """The last reply code (421 when there has been none)."""
+        return self._last_reply.code if self._last_reply is not None else DEFAULT_REPLY_CODE
+
+    def message(self) -> str:
+        """The last reply's text, lines joined with newlines."""
+        return self._last_reply.text if self._last_reply is not None else ""
+
+    def status(self) -> int:
+        """The first digit of :meth:`code` (compare with the ``CMD_*`` constants)."""
+        return self.code() // 100
+
+    def ok(self) -> bool:
+        return 0 < self.code() < 400
+
+    def debug(self, level: int | None = None) -> int:
+        """Set the transcript level (non-zero: lines on stderr); return the previous one."""
+        previous = self._transcript.level
+        if level is not None:
+            self._transcript.level = int(level)
+        return previous
+
+    def command(self, *parts: str) -> SMTP:
+        """Send one raw command line (parts joined by spaces); returns self for ``.response()``."""
+        self._run(self._raw_command_flow(parts), None)
+        return self
+
+    def response(self) -> int:
+        """Read one reply; return its first digit (``CMD_ERROR`` on a transport failure)."""
+        return self._run(self._response_flow(), CMD_ERROR)
+
+    # ---- session commands ---------------------------------------------------------------------
+    def hello(self, domain: str | None = None) -> str | None:
+        """EHLO (HELO after a 5xx); the server's name, or None."""
+        return self._run(self._hello_flow(domain), None)
+
+    def starttls(self, ssl_context: ssl.SSLContext | None = None, server_hostname: str | None = None) -> bool:
+        """Upgrade to TLS and send EHLO again. False (nothing sent) when not advertised."""
+        return self._run(self._starttls_flow(ssl_context, server_hostname), False)
+
+    def etrn(self, domain: str) -> bool:
+        """ETRN (RFC 1985); false without sending when the server does not advertise it."""
+        return self._run(self._etrn_flow(domain), False)
+
+    def reset(self) -> bool:
+        """RSET: abandon the mail transaction (not a message being sent: see close())."""
+        return bool(self._run(self._simple_flow("RSET"), False))
+
+    def noop(self) -> bool:
+        return bool(self._run(self._simple_flow("NOOP"), False))
+
+    def verify(self, address: str) -> bool:
+        """VRFY; the argument is sent as given."""
+        return bool(self._run(self._simple_flow("VRFY", address), False))
+
+    def expand(self, address: str) -> list[str]:
+        """EXPN; the reply lines, or an empty list."""
+        reply = self._run(self._simple_flow("EXPN", address), None)
+        return list(reply.lines) if reply is not None else []
+
+    def help(self, subject: str | None = None) -> str | None:
+        """HELP [subject]; the help text, or None."""
+        args = (subject,) if subject else ()
+        reply = self._run(self._simple_flow("HELP", *args), None)
+        return reply.text if reply is not None else None
+
+    def quit(self) -> bool:
+        """QUIT; true if the server answered 2xx. Always closes the connection."""
+        try:
+            return self._run(self._quit_flow(), False)
+        finally:
+            self.close()
+
+    # ---- the mail transaction ---------------------------------------------------------------
+    def mail(self, address: str | None, **options: Any) -> bool:
+        """MAIL FROM with ESMTP options (size, ret, bits, envelope, envid, ...)."""
+        return self._run(self._mail_flow("MAIL", address, options), False)
+
+    def send(self, address: str | None) -> bool:
+        return self._run(self._mail_flow("SEND", address, {}), False)
+
+    def send_or_mail(self, address: str | None) -> bool:
+        return self._run(self._mail_flow("SOML", address, {}), False)
+
+    def send_and_mail(self, address: str | None) -> bool:
+        return self._run(self._mail_flow("SAML", address, {}), False)
+
+    def recipient(self, *addresses: str | list[str], **options: Any) -> Any:
+        """RCPT TO for each address. Without ``skip_bad``: True, or False at the first refusal.
+        With ``skip_bad=True``: the list of accepted addresses, as given."""
+        skip = bool(options.get("skip_bad", options.get("SkipBad", False)))
+        failure: list[str] | bool = [] if skip else False
+        return self._run(self._recipient_flow(addresses, options), failure)
+
+    to = recipient
+    cc = recipient
+    bcc = recipient
+
+    def data(self, data: MessageData | None = None) -> bool:
+        """DATA. With data: the whole message, ended; without: True after 354 (then datasend)."""
+        return self._run(self._data_flow(data), False)
+
+    def datasend(self, data: MessageData) -> bool:
+        """Send message data: CRLF line endings and dot-stuffing applied, across calls."""
+        return self._run(self._datasend_flow(data), False)
+
+    def dataend(self) -> bool:
+        """End the message (``.``) and read the server's verdict."""
+        return self._run(self._dataend_flow(), False)
+
+    def rawdatasend(self, data: MessageData) -> bool:
+        """Send message bytes unchanged (no CRLF or dot handling): you own their safety."""
+        return self._run(self._rawdatasend_flow(data), False)
+
+    def datafile(self) -> DataFile | None:
+        """DATA; on 354 a writable binary file whose close() ends the message."""
+        if not self.data():
+            return None
+        return DataFile(self)
+
+    def bdat(self, data: bytes | str) -> bool:
+        """``BDAT n`` with the bytes unchanged (CHUNKING, RFC 3030)."""
+        return self._run(self._bdat_flow(data, False), False)
+
+    def bdatlast(self, data: bytes | str) -> bool:
+        """``BDAT n LAST``: the final chunk; true when the server accepted the message."""
+        return self._run(self._bdat_flow(data, True), False)
+
+
+class DataFile(io.RawIOBase):
+    """The message body as a file (Net::SMTP's ``datafh``).
+
+    ``write()`` sends through :meth:`SMTP.datasend`; ``close()`` ends the message and sets
+    :attr:`accepted`. Leaving a ``with`` block by an exception abandons the message by
+    closing the connection: a partial message is never committed.
+    """
+
+    def __init__(self, smtp: SMTP) -> None:
+        super().__init__()
+        self._smtp = smtp
+        self.accepted: bool | None = None
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        if self.closed:
+            raise ValueError("write to a closed DataFile")
+        chunk = bytes(data)
+        if not self._smtp.datasend(chunk):
+            raise OSError(f"datasend failed: {self._smtp.code()} {self._smtp.message()}")
+        return len(chunk)
+
+    def close(self) -> None:
+        if not self.closed:
+            super().close()
+            if self._smtp._session.state is State.DATA:
+                self.accepted = self._smtp.dataend()
+
+    def abandon(self) -> None:
+        """Give up the message: the connection is closed, nothing is committed."""
+        if not self.closed:
+            self._smtp.close()
+            super().close()
+            self.accepted = False
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if exc_type is not None:
+            self.abandon()
+        else:
+            self.close()
+
+
+__all__ = ["SMTP", "DataFile"]
