@@ -1,0 +1,32 @@
+# The README's two commands: `make demo` (a real send) and `make check` (the whole test suite).
+# Both create .venv on first use, so they work on a fresh machine with only python3.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+
+.PHONY: demo check lint typecheck test clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $@
+
+demo: $(BIN)/.installed
+	$(BIN)/python examples/demo.py
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check src tests examples
+	$(BIN)/ruff format --check src tests examples
+
+typecheck: $(BIN)/.installed
+	$(BIN)/mypy
+
+test: $(BIN)/.installed
+	$(BIN)/pytest
+
+check: lint typecheck test
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
