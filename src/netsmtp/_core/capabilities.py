@@ -12,6 +12,9 @@ import re
 from collections.abc import Iterator, Mapping
 
 _LINE = re.compile(r"([A-Za-z0-9][A-Za-z0-9-]*)(?:([ =])(.*))?")
+# A control character other than TAB (a CR above all) has no place in a capability line;
+# such a line does not fit the grammar and is ignored, so CR never leaks into a value.
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 # A sane ceiling for SIZE: anything larger is treated as "no limit we can enforce".
 _MAX_SIZE = 2**63 - 1
 
@@ -28,13 +31,21 @@ class Capabilities(Mapping[str, str]):
     def from_ehlo(cls, lines: tuple[str, ...]) -> Capabilities:
         table: dict[str, str] = {}
         for line in lines[1:]:
-            m = _LINE.fullmatch(line.rstrip(" \t"))
-            if m is None:
+            # Trailing white space, a stray CR (``250-SIZE 100\r\r\n``) included, is noise.
+            text = line.rstrip(" \t\r")
+            m = _LINE.fullmatch(text)
+            if m is None or _CONTROL.search(text):
                 continue
             key = m.group(1).upper()
             value = (m.group(3) or "").strip(" \t")
             if key == "AUTH" and key in table:
-                merged = table[key].split() + [w for w in value.split() if w not in table[key].split()]
+                # Mechanism names are case-insensitive (RFC 4954 §3): merge without doubles.
+                merged = table[key].split()
+                seen = {w.upper() for w in merged}
+                for word in value.split():
+                    if word.upper() not in seen:
+                        merged.append(word)
+                        seen.add(word.upper())
                 value = " ".join(merged)
             table[key] = value
         return cls(table)
@@ -65,5 +76,9 @@ class Capabilities(Mapping[str, str]):
         value = self._table.get("SIZE", "").split()
         if not value or not value[0].isdigit() or not value[0].isascii():
             return None
-        size = int(value[0]) if len(value[0]) < 20 else _MAX_SIZE
-        return size or None
+        digits = value[0].lstrip("0")
+        if not digits:
+            return None  # SIZE 0: no fixed limit (RFC 1870 §4)
+        # Never int() an unbounded digit string (CPython refuses past 4300 digits); clamp
+        # everything above the ceiling to it, whatever its number of digits.
+        return _MAX_SIZE if len(digits) > 19 else min(int(digits), _MAX_SIZE)

@@ -65,7 +65,9 @@ class DataEncoder:
         if self._pending_cr:
             prefix, self._pending_cr, self._at_line_start = b"\r\n", False, True
         if raw:
-            self._at_line_start = raw.endswith(b"\n")
+            # Only a CRLF ends a line for the receiver: after raw bytes ending in a bare LF
+            # (or CR), finish() must still add one, or ``\n.\r\n`` would not end the data.
+            self._at_line_start = raw.endswith(b"\r\n")
             self.bytes_in += len(raw)
         return prefix + raw
 

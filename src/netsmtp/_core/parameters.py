@@ -81,7 +81,9 @@ def mail_parameters(
         raise TypeError(f"size must be a non-negative int, not {size!r}")
     ret = opts.get("ret")
     if ret is not None:
-        if not isinstance(ret, str) or ret.upper() not in ("FULL", "HDRS"):
+        if not isinstance(ret, str):
+            raise TypeError(f"ret must be a str ('FULL' or 'HDRS'), not {ret!r}")
+        if ret.upper() not in ("FULL", "HDRS"):
             raise ValueError(f"ret must be 'FULL' or 'HDRS', not {ret!r}")
         ret = ret.upper()
     bits = opts.get("bits")
@@ -93,7 +95,9 @@ def mail_parameters(
         if flag in opts and not isinstance(opts[flag], bool):
             raise TypeError(f"{flag} must be a bool, not {opts[flag]!r}")
     envid = opts.get("envid")
-    if envid is not None and (not isinstance(envid, str) or not is_xtext(envid)):
+    if envid is not None and not isinstance(envid, str):
+        raise TypeError(f"envid must be a str (already xtext), not {envid!r}")
+    if envid is not None and not is_xtext(envid):
         raise ValueError(f"envid must be valid xtext (use netsmtp.xtext() to encode): {envid!r}")
     envelope = opts.get("envelope")
     if envelope is not None and not isinstance(envelope, str | bytes):
@@ -155,7 +159,8 @@ def rcpt_parameters(options: Mapping[str, Any], caps: Capabilities | None) -> Pa
     notify = options.get("notify")
     orcpt = options.get("orcpt")
     if notify is not None:
-        if isinstance(notify, str) or not isinstance(notify, Sequence):
+        # bytes are a Sequence too (of ints): refused like a str, not read number by number
+        if isinstance(notify, str | bytes | bytearray) or not isinstance(notify, Sequence):
             raise TypeError(f"notify must be a list such as ['SUCCESS', 'FAILURE'], not {notify!r}")
         words = [str(w).upper() for w in notify]
         if not words:

@@ -19,7 +19,8 @@ MAX_LINES = 1000
 MAX_REPLY_SIZE = 1024 * 1024
 
 # RFC 3463 enhanced status code at the start of the text: class.subject.detail
-_ENHANCED = re.compile(r"([245])\.(\d{1,3})\.(\d{1,3})(?=\s|$)")
+# (ASCII digits only: ``\d`` would also take e.g. Arabic-Indic digits)
+_ENHANCED = re.compile(r"([245])\.([0-9]{1,3})\.([0-9]{1,3})(?=\s|$)")
 _CODE = re.compile(rb"[2-5][0-5][0-9]")
 
 

@@ -60,10 +60,15 @@ class Session:
         if self.state is State.TLS_PENDING:
             raise UsageError("the TLS handshake must come next")
 
-    def command(self, line: bytes) -> bytes:
-        """Register an encoded command line as sent; return the bytes to write."""
+    def command(self, line: bytes, label: str | None = None) -> bytes:
+        """Register an encoded command line as sent; return the bytes to write.
+
+        The reply is paired with ``label``, by default the line's verb. A line that is not
+        a command, such as an AUTH continuation (base64), must be given its label: its
+        text could spell a verb (a LOGIN password ``AB-`` goes out as ``QUIt``).
+        """
         self._check_can_send()
-        self.awaiting.append(verb_of(line))
+        self.awaiting.append(verb_of(line) if label is None else label)
         return line
 
     def expect_reply(self, label: str = "?") -> None:
@@ -100,6 +105,14 @@ class Session:
 
     # ---- receiving -----------------------------------------------------------------
     def receive_data(self, data: bytes) -> None:
+        if data and self.state is State.TLS_PENDING:
+            # Nothing may arrive in plaintext between the 220 to STARTTLS and the handshake:
+            # those bytes would otherwise be dropped silently, or worse, read (SPEC A6).
+            self.close(" (data injected after the STARTTLS reply)")
+            raise ProtocolError(
+                "the server sent data after its 220 reply to STARTTLS "
+                "(possible command injection); connection closed"
+            )
         self.parser.feed(data)
 
     def next_reply(self) -> tuple[str, Reply] | None:
