@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import socket
 import ssl
+import warnings
 from collections.abc import Mapping
 from types import TracebackType
 from typing import Any
@@ -278,6 +279,8 @@ class DataFile(io.RawIOBase):
             super().close()
             if self._smtp._session.state is State.DATA:
                 self.accepted = self._smtp.dataend()
+            elif self.accepted is None:  # the message was lost with the connection
+                self.accepted = False
 
     def abandon(self) -> None:
         """Give up the message: the connection is closed, nothing is committed."""
@@ -291,6 +294,20 @@ class DataFile(io.RawIOBase):
             self.abandon()
         else:
             self.close()
+
+    def __del__(self) -> None:
+        # io.IOBase's finalizer would call close(), which ends the message: an unclosed
+        # DataFile dropped by an exception would commit half a message (SPEC A10). A
+        # finalizer does no network I/O; the message stays open, and is abandoned by the
+        # next close() or quit() on the connection unless the caller ends it with dataend().
+        if not self.closed:
+            warnings.warn(
+                "DataFile was never closed: the message was not ended (close() ends it)",
+                ResourceWarning,
+                stacklevel=2,
+            )
+            self.accepted = False
+            super().close()
 
 
 __all__ = ["SMTP", "DataFile"]

@@ -87,7 +87,34 @@ class Peer:
 
     def read_data(self) -> bytes:
         """The DATA payload up to and including the end marker."""
-        return self.read_until(b"\r\n.\r\n") if not self.buffer.startswith(b".\r\n") else self.read(3)
+        # An empty message is just ".\r\n": look at the first three bytes before deciding,
+        # or a lone end marker would be waited on as if it were a message's first line.
+        while len(self.buffer) < 3 and self._fill():
+            pass
+        if self.buffer.startswith(b".\r\n"):
+            return self.read(3)
+        return self.read_until(b"\r\n.\r\n")
+
+    def read_to_eof(self, wait: float = 2.0) -> bytes:
+        """Everything the client still sends until it closes; AssertionError if it does not
+        close within ``wait`` seconds."""
+        self.sock.settimeout(wait)
+        try:
+            while True:
+                try:
+                    data = self.sock.recv(65536)
+                except TimeoutError:
+                    raise AssertionError(f"the client did not close within {wait} s") from None
+                except (ConnectionError, ssl.SSLError, OSError):
+                    data = b""
+                if not data:
+                    break
+                self.server._record(data, self.tls)
+                self.buffer += data
+        finally:
+            self.sock.settimeout(self.server.io_timeout)
+        rest, self.buffer = self.buffer, b""
+        return rest
 
     def at_eof(self, wait: float = 2.0) -> bool:
         """True if the client closed without sending anything more."""
@@ -176,8 +203,8 @@ class ScriptedServer:
     def _serve(self) -> None:
         try:
             for _ in range(self.connections):
-                self.listener.settimeout(self.io_timeout)
-                try:
+                try:  # close() may have shut the listener already
+                    self.listener.settimeout(self.io_timeout)
                     sock, _addr = self.listener.accept()
                 except OSError:
                     return

@@ -15,6 +15,7 @@ from .._exceptions import (
     NotSupportedError,
     ReplyError,
     SMTPError,
+    SMTPTimeout,
     UsageError,
 )
 from .._hostname import default_hello
@@ -22,6 +23,15 @@ from .._hosts import split_host
 from .._tls import default_context, verify_name
 from .requests import Close, Flow, Open, Resolve, StartTLS
 from .state import ClientState, pseudo_reply
+
+
+class ConnectTimeout(ConnectError, SMTPTimeout):
+    """Every address tried timed out (connect, TLS handshake or greeting).
+
+    Both a ``ConnectError`` (no session could be set up; ``attempts`` says why for each
+    address) and an ``SMTPTimeout`` (also ``TimeoutError``): the constructor's caller can
+    catch either.
+    """
 
 
 class SessionFlows(ClientState):
@@ -40,6 +50,7 @@ class SessionFlows(ClientState):
         local = (opts.local_addr or "", opts.local_port or 0) if opts.local_addr or opts.local_port else None
         attempts: list[tuple[str, str]] = []
         refused: Reply | None = None
+        timed_out = 0
         for host_text in hosts:
             host, host_port = split_host(host_text, port)
             try:
@@ -58,13 +69,17 @@ class SessionFlows(ClientState):
                     continue
                 except SMTPError as exc:
                     attempts.append((where, f"{type(exc).__name__}: {exc}"))
+                    timed_out += isinstance(exc, SMTPTimeout)
                     yield Close()
                     continue
                 self._connected_host = host_text
+                self._connected_name = host
                 return
         detail = "; ".join(f"{h}: {why}" for h, why in attempts)
         if refused is not None:
             raise GreetingError(f"no host accepted the session: {detail}", refused, attempts)
+        if attempts and timed_out == len(attempts):
+            raise ConnectTimeout(f"timed out: {detail}", attempts)
         raise ConnectError(f"could not connect: {detail}", attempts)
 
     def _open_one(
@@ -127,8 +142,7 @@ class SessionFlows(ClientState):
         reply = yield from self._command("STARTTLS")
         if reply.code != 220:
             raise ReplyError(reply, "STARTTLS")
-        host = split_host(self._connected_host or "localhost", 0)[0] if self._connected_host else ""
-        name = verify_name(host, server_hostname or self._options.server_hostname)
+        name = verify_name(self._connected_name or "", server_hostname or self._options.server_hostname)
         yield StartTLS(context or self._options.ssl_context or default_context(), name)
         self._session.tls_established()
         # A6: the post-TLS EHLO must succeed; no HELO fallback that would keep using

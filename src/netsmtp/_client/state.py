@@ -23,7 +23,7 @@ from .._exceptions import (
 )
 from .._options import Options
 from .._transcript import RECEIVED, SENT, Transcript
-from .requests import Flow, ReadReply, ReplyResult, Write
+from .requests import Close, Flow, ReadReply, ReplyResult, Write
 
 T = TypeVar("T")
 F = TypeVar("F")
@@ -45,6 +45,7 @@ class ClientState:
     _transcript: Transcript
     _last_reply: Reply | None
     _connected_host: str | None
+    _connected_name: str | None  # the host part of _connected_host: what TLS verifies
     _hello_domain: str | None
     _local_address: str | None
     _peer: tuple[Any, ...] | None
@@ -57,13 +58,35 @@ class ClientState:
         self._transcript = Transcript(type(self).__name__, options.debug)
         self._last_reply = None
         self._connected_host = None
+        self._connected_name = None
         self._hello_domain = None
         self._local_address = None
         self._peer = None
 
     # ---- primitives used by the operations --------------------------------------------
+    def _ensure_open(self) -> None:
+        """Raise ConnectionLost when the connection is closed: nothing may be written."""
+        if self._session.closed:
+            raise ConnectionLost(f"the connection is closed{self._session.closed_reason}")
+
+    def _check_unsolicited(self) -> None:
+        """Refuse to send when the server already sent bytes that answer nothing.
+
+        The reply parser is only consulted while a reply is awaited, so an early or extra
+        reply would otherwise be paired with the command about to be sent (SECURITY MS-15,
+        MS-20). With replies still awaited (pipelining, ``response()``) buffered bytes are
+        legitimate and the check does not apply.
+        """
+        session = self._session
+        if not session.closed and not session.awaiting and session.parser.buffered:
+            session.close(" (unsolicited reply)")
+            raise ProtocolError(
+                "the server sent data that answers no command (unsolicited reply); connection closed"
+            )
+
     def _send(self, line: bytes, shown: str | None = None) -> Flow[None]:
         """Register and write one command line (``shown`` replaces it in the transcript)."""
+        self._check_unsolicited()
         data = self._session.command(line)
         if self._transcript.active:
             self._transcript.line(SENT, shown or line[:-2].decode("utf-8", "replace"))
@@ -77,6 +100,10 @@ class ClientState:
         if self._transcript.active:
             for raw in self._session.parser.completed_raw_lines:
                 self._transcript.line(RECEIVED, raw)
+        if self._session.closed:
+            # A 421 or the answer to QUIT ended the session, whichever command (raw ones
+            # too) it answered: release the socket now, not at the next call.
+            yield Close()
         return reply
 
     def _command(self, *parts: str, shown: str | None = None) -> Flow[Reply]:

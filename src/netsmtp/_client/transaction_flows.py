@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 import warnings
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
@@ -26,6 +28,23 @@ from .state import pseudo_reply
 MessageData = bytes | bytearray | memoryview | str | Iterable[bytes | bytearray | memoryview | str]
 # Below this size the end marker rides in the same write as the message.
 _JOIN_LIMIT = 256 * 1024
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+
+
+def _caller_stacklevel() -> int:
+    """The ``stacklevel`` that makes a warning name the caller's line, not ours.
+
+    Counted from the function that calls this one; how deep the drivers and flows nest
+    differs between the blocking and the asyncio client, so it is found, not fixed.
+    """
+    frame = sys._getframe(1)
+    level = 1
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        frame = frame.f_back
+        level += 1
+    return level
 
 
 def _as_bytes(chunk: object) -> bytes:
@@ -63,12 +82,13 @@ class TransactionFlows(SessionFlows):
     def _warn_dropped(self, params: Parameters, given: Mapping[str, Any], where: str) -> None:
         if not params.dropped:
             return
+        level = _caller_stacklevel()
         if self._session.capabilities is None:
             message = f"{where}: ESMTP not supported by host - options discarded ({', '.join(given)})"
-            warnings.warn(message, ExtensionWarning, stacklevel=5)
+            warnings.warn(message, ExtensionWarning, stacklevel=level)
             return
         for why in params.dropped:
-            warnings.warn(f"{where}: {why}", ExtensionWarning, stacklevel=5)
+            warnings.warn(f"{where}: {why}", ExtensionWarning, stacklevel=level)
 
     def _path(self, address: str | None) -> str:
         path = to_path(address, self._options.exact_addresses)
@@ -170,6 +190,7 @@ class TransactionFlows(SessionFlows):
         return True
 
     def _datasend_flow(self, data: MessageData) -> Flow[bool]:
+        self._ensure_open()  # Net::Cmd: false once the connection is gone, not a usage error
         if self._session.state is not State.DATA:
             raise UsageError("datasend() needs a data phase: call data() with no argument first")
         for chunk in iter_chunks(data):
@@ -180,6 +201,7 @@ class TransactionFlows(SessionFlows):
         return True
 
     def _dataend_flow(self) -> Flow[bool]:
+        self._ensure_open()  # an abandoned message was not accepted: never report success
         if self._session.state is not State.DATA:
             return True  # Net::Cmd: ending twice is harmless and sends nothing
         tail = self._session.end_data(self._end_replies())
@@ -188,6 +210,7 @@ class TransactionFlows(SessionFlows):
         return (yield from self._data_reply_flow())
 
     def _rawdatasend_flow(self, data: MessageData) -> Flow[bool]:
+        self._ensure_open()
         for chunk in iter_chunks(data):
             raw = self._session.raw_data(chunk)
             self._transcript.data(chunk)
@@ -201,6 +224,7 @@ class TransactionFlows(SessionFlows):
         caps = self._session.capabilities
         if caps is None or "CHUNKING" not in caps:
             raise NotSupportedError(pseudo_reply(500, "Command unknown: 'BDAT'"), "BDAT")
+        self._check_unsolicited()
         frame = self._session.bdat(chunk, last)
         if self._transcript.active:
             self._transcript.line(">>>", f"BDAT {len(chunk)}{' LAST' if last else ''}")
