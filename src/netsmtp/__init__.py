@@ -13,6 +13,7 @@ from ._core.xtext import xtext
 from ._exceptions import (
     ConnectError,
     ConnectionLost,
+    ConnectTimeout,
     DeliveryUnknown,
     ExtensionWarning,
     GreetingError,
@@ -39,6 +40,7 @@ __all__ = [
     "SMTP",
     "Capabilities",
     "ConnectError",
+    "ConnectTimeout",
     "ConnectionLost",
     "DataFile",
     "DeliveryUnknown",

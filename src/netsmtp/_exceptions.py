@@ -4,7 +4,8 @@ The tree::
 
     SMTPError                      everything the network or the server did to us
     ├── ConnectError               (also ConnectionError) no session could be set up
-    │   └── GreetingError          the greeting or EHLO/HELO was refused (.reply)
+    │   ├── GreetingError          the greeting or EHLO/HELO was refused (.reply)
+    │   └── ConnectTimeout         (also SMTPTimeout) setting up the session timed out
     ├── ConnectionLost             (also ConnectionError) the connection broke mid-session
     │   └── DeliveryUnknown        it broke after the final dot: the message may or may not be queued
     ├── SMTPTimeout                (also TimeoutError) the server did not answer in time
@@ -52,6 +53,18 @@ class GreetingError(ConnectError):
         self.reply = reply
 
 
+class SMTPTimeout(SMTPError, TimeoutError):
+    """The server did not answer within ``timeout`` seconds; the connection was closed."""
+
+
+class ConnectTimeout(ConnectError, SMTPTimeout):
+    """Setting up the session timed out (connect, TLS handshake, greeting or EHLO).
+
+    Both a ``ConnectError`` (``attempts`` says why for each address) and an
+    ``SMTPTimeout`` (also ``TimeoutError``): callers may catch either.
+    """
+
+
 class ConnectionLost(SMTPError, ConnectionError):
     """The connection was closed or broke, by the server or the network."""
 
@@ -61,10 +74,6 @@ class DeliveryUnknown(ConnectionLost):
 
     The server may or may not have queued the message (RFC 1047): retrying may duplicate it.
     """
-
-
-class SMTPTimeout(SMTPError, TimeoutError):
-    """The server did not answer within ``timeout`` seconds; the connection was closed."""
 
 
 class TLSError(SMTPError):

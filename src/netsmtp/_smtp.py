@@ -41,8 +41,7 @@ class SMTP(SyncDriver, TransactionFlows):
         self._stream = None
         self._init_state(parse_options(host, options, type(self).__name__))
         try:
-            self._drive(self._connect_flow())
-            self._drive(self._greet_flow())
+            self._drive(self._establish_flow())
         except SMTPError:
             self._session.close(" (connect failed)")
             self._close_transport()

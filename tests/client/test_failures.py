@@ -736,12 +736,6 @@ def test_221_to_starttls_closes_without_quit(scripted: type[ScriptedServer], con
     server.join()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core bug: _core/session.py Session._apply closes the session only on 421 or after "
-    "QUIT; a 221 ('service closing transmission channel') answering another command leaves it "
-    "open, so the client goes on writing to a server that has hung up (SECURITY SD-03)",
-)
 def test_221_to_noop_closes_without_quit(scripted: type[ScriptedServer], connect: Connect) -> None:
     def script(p: Peer) -> None:
         greet(p)

@@ -11,6 +11,7 @@ from .._core.session import Session, State
 from .._exceptions import (
     ConnectError,
     ConnectionLost,
+    ConnectTimeout,
     GreetingError,
     NotSupportedError,
     ReplyError,
@@ -25,20 +26,23 @@ from .requests import Close, Flow, Open, Resolve, StartTLS
 from .state import ClientState, pseudo_reply
 
 
-class ConnectTimeout(ConnectError, SMTPTimeout):
-    """Every address tried timed out (connect, TLS handshake or greeting).
-
-    Both a ``ConnectError`` (no session could be set up; ``attempts`` says why for each
-    address) and an ``SMTPTimeout`` (also ``TimeoutError``): the constructor's caller can
-    catch either.
-    """
-
-
 class SessionFlows(ClientState):
     """Connecting, greeting, EHLO/HELO, STARTTLS, QUIT and the simple queries."""
 
     default_port = 25
     default_ssl_port = 465
+
+    def _establish_flow(self) -> Flow[None]:
+        """The constructor: connect, greeting, EHLO. Every failure is a ConnectError."""
+        try:
+            yield from self._connect_flow()
+            yield from self._greet_flow()
+        except ConnectError:
+            raise
+        except SMTPTimeout as exc:
+            raise ConnectTimeout(f"timed out setting up the session: {exc}") from exc
+        except SMTPError as exc:
+            raise ConnectError(f"session setup failed: {type(exc).__name__}: {exc}") from exc
 
     def _connect_flow(self) -> Flow[None]:
         """Try each host and each of its addresses until one greets us (A13)."""

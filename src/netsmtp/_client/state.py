@@ -69,24 +69,8 @@ class ClientState:
         if self._session.closed:
             raise ConnectionLost(f"the connection is closed{self._session.closed_reason}")
 
-    def _check_unsolicited(self) -> None:
-        """Refuse to send when the server already sent bytes that answer nothing.
-
-        The reply parser is only consulted while a reply is awaited, so an early or extra
-        reply would otherwise be paired with the command about to be sent (SECURITY MS-15,
-        MS-20). With replies still awaited (pipelining, ``response()``) buffered bytes are
-        legitimate and the check does not apply.
-        """
-        session = self._session
-        if not session.closed and not session.awaiting and session.parser.buffered:
-            session.close(" (unsolicited reply)")
-            raise ProtocolError(
-                "the server sent data that answers no command (unsolicited reply); connection closed"
-            )
-
     def _send(self, line: bytes, shown: str | None = None) -> Flow[None]:
         """Register and write one command line (``shown`` replaces it in the transcript)."""
-        self._check_unsolicited()
         data = self._session.command(line)
         if self._transcript.active:
             self._transcript.line(SENT, shown or line[:-2].decode("utf-8", "replace"))

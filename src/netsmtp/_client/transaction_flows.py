@@ -224,7 +224,6 @@ class TransactionFlows(SessionFlows):
         caps = self._session.capabilities
         if caps is None or "CHUNKING" not in caps:
             raise NotSupportedError(pseudo_reply(500, "Command unknown: 'BDAT'"), "BDAT")
-        self._check_unsolicited()
         frame = self._session.bdat(chunk, last)
         if self._transcript.active:
             self._transcript.line(">>>", f"BDAT {len(chunk)}{' LAST' if last else ''}")

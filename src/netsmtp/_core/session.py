@@ -59,6 +59,14 @@ class Session:
             raise UsageError("a message is being sent: finish it with dataend() or abandon it with close()")
         if self.state is State.TLS_PENDING:
             raise UsageError("the TLS handshake must come next")
+        if not self.awaiting and self.parser.buffered:
+            # Bytes that arrived while no reply was awaited answer nothing; pairing them
+            # with the command about to go out would shift every later reply by one
+            # (SECURITY MS-15, MS-20). With replies awaited (pipelining) they are legitimate.
+            self.close(" (unsolicited reply)")
+            raise ProtocolError(
+                "the server sent data that answers no command (unsolicited reply); connection closed"
+            )
 
     def command(self, line: bytes, label: str | None = None) -> bytes:
         """Register an encoded command line as sent; return the bytes to write.
@@ -162,8 +170,9 @@ class Session:
             raise ProtocolError(f"DATA answered {reply.code}, not 354; connection closed")
         if verb == "QUIT":
             self.close(" (after QUIT)")
-        elif reply.code == 421:
-            self.close(" (the server said 421: closing)")
+        elif reply.code in (421, 221):
+            # 421: service closing; 221: closing channel, whatever it answers (SECURITY SD-03)
+            self.close(f" (the server said {reply.code}: closing)")
 
     # ---- transitions driven by the I/O layer ------------------------------------------
     def tls_established(self) -> None:
