@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 
-.PHONY: demo check lint typecheck test clean
+.PHONY: demo check lint typecheck test unasync clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,9 +16,13 @@ $(BIN)/.installed: pyproject.toml
 demo: $(BIN)/.installed
 	$(BIN)/python examples/demo.py
 
+unasync: $(BIN)/.installed
+	$(BIN)/python scripts/unasync.py
+
 lint: $(BIN)/.installed
-	$(BIN)/ruff check src tests examples
-	$(BIN)/ruff format --check src tests examples
+	$(BIN)/python scripts/unasync.py --check
+	$(BIN)/ruff check src tests examples scripts
+	$(BIN)/ruff format --check src tests examples scripts
 
 typecheck: $(BIN)/.installed
 	$(BIN)/mypy

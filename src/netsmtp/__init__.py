@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+from ._async_smtp import AsyncDataFile, AsyncSMTP
 from ._client.state import CMD_ERROR, CMD_INFO, CMD_MORE, CMD_OK, CMD_PENDING, CMD_REJECT
 from ._core.capabilities import Capabilities
 from ._core.reply import Reply
@@ -38,6 +39,8 @@ __all__ = [
     "CMD_PENDING",
     "CMD_REJECT",
     "SMTP",
+    "AsyncDataFile",
+    "AsyncSMTP",
     "Capabilities",
     "ConnectError",
     "ConnectTimeout",

@@ -1,34 +1,33 @@
+# GENERATED from _async_smtp.py by scripts/unasync.py: edit that file, then run `make unasync`.
 """``netsmtp.SMTP``: Perl's Net::SMTP for Python, blocking.
 
-Every method is a thin call into an operation written once in :mod:`netsmtp._client`;
-this class only chooses the blocking driver and Net::SMTP's return conventions.
+Generated from ``_async_smtp.py``: the same thin methods over the operations written once
+in :mod:`netsmtp._client`, run by the blocking driver.
 """
 
 from __future__ import annotations
 
-import io
-import socket
 import ssl
-import warnings
-from collections.abc import Mapping
 from types import TracebackType
 from typing import Any
 
-from ._client.state import CMD_ERROR, DEFAULT_REPLY_CODE
-from ._client.transaction_flows import MessageData, TransactionFlows
-from ._core.reply import Reply
-from ._core.session import State
-from ._exceptions import SMTPError
-from ._options import parse_options
 from ._sync_driver import SyncDriver
+from ._client.accessors import Accessors
+from ._client.state import CMD_ERROR
+from ._client.transaction_flows import MessageData, TransactionFlows
+from ._core.session import State
+from ._datafile import _DataFileBase
+from ._exceptions import SMTPError, UsageError
+from ._options import parse_options
 
 
-class SMTP(SyncDriver, TransactionFlows):
+class SMTP(SyncDriver, Accessors, TransactionFlows):
     """A connection to an SMTP server, with Net::SMTP's methods and conventions.
 
-    ``SMTP(host, **options)`` connects, reads the greeting and sends EHLO (HELO on a 5xx).
-    Command methods return a true value on success and a false one on failure, with
-    :meth:`code` and :meth:`message` telling why; ``raise_errors=True`` raises instead::
+    ``SMTP(host, **options)`` connects at once (the constructor
+    calls ``connect()``): greeting, then EHLO (HELO on a 5xx). Command methods return a
+    true value on success and a false one on failure, with :meth:`code` and
+    :meth:`message` telling why; ``raise_errors=True`` raises instead::
 
         with SMTP("mail.example.org", hello="me.example.org") as smtp:
             smtp.starttls()
@@ -40,15 +39,26 @@ class SMTP(SyncDriver, TransactionFlows):
     def __init__(self, host: str | list[str] | None = None, **options: Any) -> None:
         self._stream = None
         self._init_state(parse_options(host, options, type(self).__name__))
+        self._started = False
+        self.connect()
+
+    def connect(self) -> SMTP:
+        """Connect, read the greeting and send EHLO; ConnectError (or a subclass) on failure."""
+        if self._started:
+            raise UsageError("already connected: a client object makes one connection")
+        self._started = True
         try:
             self._drive(self._establish_flow())
         except SMTPError:
             self._session.close(" (connect failed)")
             self._close_transport()
             raise
+        return self
 
-    # ---- context manager and lifetime -------------------------------------------------
+    # ---- context manager ---------------------------------------------------------------
     def __enter__(self) -> SMTP:
+        if not self._started:
+            self.connect()
         return self
 
     def __exit__(
@@ -63,85 +73,7 @@ class SMTP(SyncDriver, TransactionFlows):
         finally:
             self.close()
 
-    def close(self) -> None:
-        """Drop the connection without QUIT (abandons a message being sent)."""
-        self._session.close(" (closed by the caller)")
-        self._close_transport()
-
-    # ---- accessors (no I/O) -------------------------------------------------------------
-    def banner(self) -> str | None:
-        """The greeting's first line of text (no code), or None."""
-        greeting = self._session.greeting
-        return greeting.lines[0] if greeting is not None and greeting.lines[0] else None
-
-    def domain(self) -> str | None:
-        """The server's name: the first word of the banner, or None."""
-        words = (self.banner() or "").split()
-        return words[0] if words else None
-
-    def host(self) -> str | None:
-        """The host string that was connected (as given, with its port if it had one)."""
-        return self._connected_host
-
-    def supports(self, keyword: str) -> str | None:
-        """The EHLO keyword's parameters (``""`` when it has none), or None if not advertised."""
-        caps = self._session.capabilities
-        return caps.get(keyword.upper()) if caps is not None else None
-
-    @property
-    def extensions(self) -> Mapping[str, str]:
-        """The EHLO capability table (empty after a HELO fallback)."""
-        caps = self._session.capabilities
-        return caps if caps is not None else {}
-
-    @property
-    def last_reply(self) -> Reply | None:
-        return self._last_reply
-
-    @property
-    def tls_active(self) -> bool:
-        """True once the connection is encrypted (implicit TLS or a completed STARTTLS)."""
-        return self._session.tls_active and not self._session.closed
-
-    @property
-    def tls_version(self) -> str | None:
-        return self._stream.tls_info()[0] if self._stream is not None else None
-
-    @property
-    def cipher(self) -> tuple[str, str, int] | None:
-        return self._stream.tls_info()[1] if self._stream is not None else None
-
-    @staticmethod
-    def can_ssl() -> bool:
-        return True
-
-    @staticmethod
-    def can_inet6() -> bool:
-        return socket.has_ipv6
-
-    # ---- Net::Cmd ---------------------------------------------------------------------------
-    def code(self) -> int:
-        """The last reply code (421 when there has been none)."""
-        return self._last_reply.code if self._last_reply is not None else DEFAULT_REPLY_CODE
-
-    def message(self) -> str:
-        """The last reply's text, lines joined with newlines."""
-        return self._last_reply.text if self._last_reply is not None else ""
-
-    def status(self) -> int:
-        """The first digit of :meth:`code` (compare with the ``CMD_*`` constants)."""
-        return self.code() // 100
-
-    def ok(self) -> bool:
-        return 0 < self.code() < 400
-
-    def debug(self, level: int | None = None) -> int:
-        """Set the transcript level (non-zero: lines on stderr); return the previous one."""
-        previous = self._transcript.level
-        if level is not None:
-            self._transcript.level = int(level)
-        return previous
-
+    # ---- Net::Cmd ------------------------------------------------------------------------
     def command(self, *parts: str) -> SMTP:
         """Send one raw command line (parts joined by spaces); returns self for ``.response()``."""
         self._run(self._raw_command_flow(parts), None)
@@ -151,12 +83,14 @@ class SMTP(SyncDriver, TransactionFlows):
         """Read one reply; return its first digit (``CMD_ERROR`` on a transport failure)."""
         return self._run(self._response_flow(), CMD_ERROR)
 
-    # ---- session commands ---------------------------------------------------------------------
+    # ---- session commands ------------------------------------------------------------------
     def hello(self, domain: str | None = None) -> str | None:
         """EHLO (HELO after a 5xx); the server's name, or None."""
         return self._run(self._hello_flow(domain), None)
 
-    def starttls(self, ssl_context: ssl.SSLContext | None = None, server_hostname: str | None = None) -> bool:
+    def starttls(
+        self, ssl_context: ssl.SSLContext | None = None, server_hostname: str | None = None
+    ) -> bool:
         """Upgrade to TLS and send EHLO again. False (nothing sent) when not advertised."""
         return self._run(self._starttls_flow(ssl_context, server_hostname), False)
 
@@ -169,6 +103,7 @@ class SMTP(SyncDriver, TransactionFlows):
         return bool(self._run(self._simple_flow("RSET"), False))
 
     def noop(self) -> bool:
+        """NOOP; true on 2xx."""
         return bool(self._run(self._simple_flow("NOOP"), False))
 
     def verify(self, address: str) -> bool:
@@ -193,18 +128,21 @@ class SMTP(SyncDriver, TransactionFlows):
         finally:
             self.close()
 
-    # ---- the mail transaction ---------------------------------------------------------------
+    # ---- the mail transaction ------------------------------------------------------------------
     def mail(self, address: str | None, **options: Any) -> bool:
         """MAIL FROM with ESMTP options (size, ret, bits, envelope, envid, ...)."""
         return self._run(self._mail_flow("MAIL", address, options), False)
 
     def send(self, address: str | None) -> bool:
+        """SEND FROM (RFC 821)."""
         return self._run(self._mail_flow("SEND", address, {}), False)
 
     def send_or_mail(self, address: str | None) -> bool:
+        """SOML FROM (RFC 821)."""
         return self._run(self._mail_flow("SOML", address, {}), False)
 
     def send_and_mail(self, address: str | None) -> bool:
+        """SAML FROM (RFC 821)."""
         return self._run(self._mail_flow("SAML", address, {}), False)
 
     def recipient(self, *addresses: str | list[str], **options: Any) -> Any:
@@ -249,10 +187,10 @@ class SMTP(SyncDriver, TransactionFlows):
         return self._run(self._bdat_flow(data, True), False)
 
 
-class DataFile(io.RawIOBase):
+class DataFile(_DataFileBase):
     """The message body as a file (Net::SMTP's ``datafh``).
 
-    ``write()`` sends through :meth:`SMTP.datasend`; ``close()`` ends the message and sets
+    ``write()`` sends through ``datasend``; ``close()`` ends the message and sets
     :attr:`accepted`. Leaving a ``with`` block by an exception abandons the message by
     closing the connection: a partial message is never committed.
     """
@@ -262,10 +200,8 @@ class DataFile(io.RawIOBase):
         self._smtp = smtp
         self.accepted: bool | None = None
 
-    def writable(self) -> bool:
-        return True
-
     def write(self, data: Any) -> int:
+        """Send ``data`` (bytes-like) as message data; returns its length."""
         if self.closed:
             raise ValueError("write to a closed DataFile")
         chunk = bytes(data)
@@ -274,8 +210,9 @@ class DataFile(io.RawIOBase):
         return len(chunk)
 
     def close(self) -> None:
+        """End the message and record the server's verdict in :attr:`accepted`."""
         if not self.closed:
-            super().close()
+            self._mark_closed()
             if self._smtp._session.state is State.DATA:
                 self.accepted = self._smtp.dataend()
             elif self.accepted is None:  # the message was lost with the connection
@@ -285,7 +222,7 @@ class DataFile(io.RawIOBase):
         """Give up the message: the connection is closed, nothing is committed."""
         if not self.closed:
             self._smtp.close()
-            super().close()
+            self._mark_closed()
             self.accepted = False
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
@@ -293,20 +230,3 @@ class DataFile(io.RawIOBase):
             self.abandon()
         else:
             self.close()
-
-    def __del__(self) -> None:
-        # io.IOBase's finalizer would call close(), which ends the message: an unclosed
-        # DataFile dropped by an exception would commit half a message (SPEC A10). A
-        # finalizer does no network I/O; the message stays open, and is abandoned by the
-        # next close() or quit() on the connection unless the caller ends it with dataend().
-        if not self.closed:
-            warnings.warn(
-                "DataFile was never closed: the message was not ended (close() ends it)",
-                ResourceWarning,
-                stacklevel=2,
-            )
-            self.accepted = False
-            super().close()
-
-
-__all__ = ["SMTP", "DataFile"]

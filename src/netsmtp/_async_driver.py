@@ -1,0 +1,105 @@
+"""The asyncio driver: carries out an operation's requests on an asyncio transport.
+
+Cancellation is safe by construction: a cancelled operation may have written half a
+command or be between a command and its reply, so the connection is closed before the
+``CancelledError`` propagates — never left desynchronised.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import warnings
+from typing import Any, TypeVar
+
+from ._backends.aio import AsyncStream, resolve
+from ._client.requests import Close, Flow, Open, ReadReply, Request, Resolve, StartTLS, Write
+from ._client.state import ClientState
+from ._exceptions import ConnectionLost, SMTPError
+
+T = TypeVar("T")
+F = TypeVar("F")
+
+
+class AsyncDriver(ClientState):
+    """Runs operation generators with asyncio."""
+
+    _stream: AsyncStream | None = None
+
+    async def _drive(self, flow: Flow[T]) -> T:
+        result: Any = None
+        error: BaseException | None = None
+        try:
+            while True:
+                try:
+                    request = flow.throw(error) if error is not None else flow.send(result)
+                except StopIteration as stop:
+                    return stop.value  # type: ignore[no-any-return]
+                result, error = None, None
+                try:
+                    result = await self._execute(request)
+                except SMTPError as exc:
+                    error = exc
+        except asyncio.CancelledError:
+            self._session.close(" (operation cancelled)")
+            self._close_transport()
+            flow.close()
+            raise
+
+    async def _run(self, flow: Flow[T], failure: F) -> T | F:
+        """Run a public operation with Net::SMTP's conventions (false on failure)."""
+        try:
+            return await self._drive(flow)
+        except SMTPError as exc:
+            return self._settle(exc, failure)
+
+    async def _execute(self, request: Request) -> Any:
+        timeout = self._options.timeout
+        if isinstance(request, Write):
+            await self._live().write(request.data, timeout)
+            return None
+        if isinstance(request, ReadReply):
+            return await self._read_reply(request.timeout if request.timeout is not None else timeout)
+        if isinstance(request, Resolve):
+            return await resolve(request.host, request.port, request.family)
+        if isinstance(request, Open):
+            self._close_transport()
+            self._stream = await AsyncStream.open(request.family, request.sockaddr, request.local, timeout)
+            self._local_address = self._stream.local_address
+            return None
+        if isinstance(request, StartTLS):
+            self._stream = await self._live().start_tls(request.context, request.server_hostname, timeout)
+            return None
+        if isinstance(request, Close):
+            self._close_transport()
+            return None
+        raise AssertionError(f"unknown request {request!r}")  # pragma: no cover
+
+    def _live(self) -> AsyncStream:
+        if self._stream is None:
+            raise ConnectionLost("the connection is closed")
+        return self._stream
+
+    async def _read_reply(self, timeout: float | None) -> Any:
+        # One deadline for the whole reply (SECURITY MS-08), as in the blocking driver.
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        session = self._session
+        while (result := session.next_reply()) is None:
+            data = await self._live().read(deadline)
+            if not data:
+                session.close(" (closed by the server)")
+                raise ConnectionLost("the server closed the connection")
+            session.receive_data(data)
+        return result
+
+    def _close_transport(self) -> None:
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            stream.close()
+
+    def __del__(self) -> None:
+        if self._stream is not None:
+            warnings.warn(f"unclosed {type(self).__name__} connection", ResourceWarning, stacklevel=1)
+            with contextlib.suppress(Exception):
+                self._close_transport()

@@ -1,0 +1,233 @@
+"""``netsmtp.AsyncSMTP``: the same client for asyncio.
+
+This file is the source of the blocking client too: ``scripts/unasync.py`` turns it into
+``_smtp.py`` (``async def`` -> ``def``, ``await`` dropped, ``Async`` names -> blocking
+ones, ``# SYNC:`` lines enabled), and ``make check`` fails when the two drift. Each
+method is a thin call into an operation written once in :mod:`netsmtp._client`.
+"""
+
+from __future__ import annotations
+
+import ssl
+from types import TracebackType
+from typing import Any
+
+from ._async_driver import AsyncDriver
+from ._client.accessors import Accessors
+from ._client.state import CMD_ERROR
+from ._client.transaction_flows import MessageData, TransactionFlows
+from ._core.session import State
+from ._datafile import _AsyncDataFileBase
+from ._exceptions import SMTPError, UsageError
+from ._options import parse_options
+
+
+class AsyncSMTP(AsyncDriver, Accessors, TransactionFlows):
+    """A connection to an SMTP server, with Net::SMTP's methods and conventions.
+
+    ``AsyncSMTP(host, **options)`` connects when entered with ``async with`` (or on
+    ``await connect()``): greeting, then EHLO (HELO on a 5xx). Command methods return a
+    true value on success and a false one on failure, with :meth:`code` and
+    :meth:`message` telling why; ``raise_errors=True`` raises instead::
+
+        async with AsyncSMTP("mail.example.org", hello="me.example.org") as smtp:
+            await smtp.starttls()
+            await smtp.mail("me@example.org")
+            await smtp.to("you@example.net")
+            await smtp.data(b"Subject: hi\\r\\n\\r\\nhello\\r\\n")
+    """
+
+    def __init__(self, host: str | list[str] | None = None, **options: Any) -> None:
+        self._stream = None
+        self._init_state(parse_options(host, options, type(self).__name__))
+        self._started = False
+        # SYNC: self.connect()
+
+    async def connect(self) -> AsyncSMTP:
+        """Connect, read the greeting and send EHLO; ConnectError (or a subclass) on failure."""
+        if self._started:
+            raise UsageError("already connected: a client object makes one connection")
+        self._started = True
+        try:
+            await self._drive(self._establish_flow())
+        except SMTPError:
+            self._session.close(" (connect failed)")
+            self._close_transport()
+            raise
+        return self
+
+    # ---- context manager ---------------------------------------------------------------
+    async def __aenter__(self) -> AsyncSMTP:
+        if not self._started:
+            await self.connect()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        # QUIT when we can; never replace the caller's exception with ours (SECURITY RS-06).
+        try:
+            if not self._session.closed:
+                await self._drive(self._quit_flow())
+        except SMTPError:
+            pass
+        finally:
+            self.close()
+
+    # ---- Net::Cmd ------------------------------------------------------------------------
+    async def command(self, *parts: str) -> AsyncSMTP:
+        """Send one raw command line (parts joined by spaces); returns self for ``.response()``."""
+        await self._run(self._raw_command_flow(parts), None)
+        return self
+
+    async def response(self) -> int:
+        """Read one reply; return its first digit (``CMD_ERROR`` on a transport failure)."""
+        return await self._run(self._response_flow(), CMD_ERROR)
+
+    # ---- session commands ------------------------------------------------------------------
+    async def hello(self, domain: str | None = None) -> str | None:
+        """EHLO (HELO after a 5xx); the server's name, or None."""
+        return await self._run(self._hello_flow(domain), None)
+
+    async def starttls(
+        self, ssl_context: ssl.SSLContext | None = None, server_hostname: str | None = None
+    ) -> bool:
+        """Upgrade to TLS and send EHLO again. False (nothing sent) when not advertised."""
+        return await self._run(self._starttls_flow(ssl_context, server_hostname), False)
+
+    async def etrn(self, domain: str) -> bool:
+        """ETRN (RFC 1985); false without sending when the server does not advertise it."""
+        return await self._run(self._etrn_flow(domain), False)
+
+    async def reset(self) -> bool:
+        """RSET: abandon the mail transaction (not a message being sent: see close())."""
+        return bool(await self._run(self._simple_flow("RSET"), False))
+
+    async def noop(self) -> bool:
+        """NOOP; true on 2xx."""
+        return bool(await self._run(self._simple_flow("NOOP"), False))
+
+    async def verify(self, address: str) -> bool:
+        """VRFY; the argument is sent as given."""
+        return bool(await self._run(self._simple_flow("VRFY", address), False))
+
+    async def expand(self, address: str) -> list[str]:
+        """EXPN; the reply lines, or an empty list."""
+        reply = await self._run(self._simple_flow("EXPN", address), None)
+        return list(reply.lines) if reply is not None else []
+
+    async def help(self, subject: str | None = None) -> str | None:
+        """HELP [subject]; the help text, or None."""
+        args = (subject,) if subject else ()
+        reply = await self._run(self._simple_flow("HELP", *args), None)
+        return reply.text if reply is not None else None
+
+    async def quit(self) -> bool:
+        """QUIT; true if the server answered 2xx. Always closes the connection."""
+        try:
+            return await self._run(self._quit_flow(), False)
+        finally:
+            self.close()
+
+    # ---- the mail transaction ------------------------------------------------------------------
+    async def mail(self, address: str | None, **options: Any) -> bool:
+        """MAIL FROM with ESMTP options (size, ret, bits, envelope, envid, ...)."""
+        return await self._run(self._mail_flow("MAIL", address, options), False)
+
+    async def send(self, address: str | None) -> bool:
+        """SEND FROM (RFC 821)."""
+        return await self._run(self._mail_flow("SEND", address, {}), False)
+
+    async def send_or_mail(self, address: str | None) -> bool:
+        """SOML FROM (RFC 821)."""
+        return await self._run(self._mail_flow("SOML", address, {}), False)
+
+    async def send_and_mail(self, address: str | None) -> bool:
+        """SAML FROM (RFC 821)."""
+        return await self._run(self._mail_flow("SAML", address, {}), False)
+
+    async def recipient(self, *addresses: str | list[str], **options: Any) -> Any:
+        """RCPT TO for each address. Without ``skip_bad``: True, or False at the first refusal.
+        With ``skip_bad=True``: the list of accepted addresses, as given."""
+        skip = bool(options.get("skip_bad", options.get("SkipBad", False)))
+        failure: list[str] | bool = [] if skip else False
+        return await self._run(self._recipient_flow(addresses, options), failure)
+
+    to = recipient
+    cc = recipient
+    bcc = recipient
+
+    async def data(self, data: MessageData | None = None) -> bool:
+        """DATA. With data: the whole message, ended; without: True after 354 (then datasend)."""
+        return await self._run(self._data_flow(data), False)
+
+    async def datasend(self, data: MessageData) -> bool:
+        """Send message data: CRLF line endings and dot-stuffing applied, across calls."""
+        return await self._run(self._datasend_flow(data), False)
+
+    async def dataend(self) -> bool:
+        """End the message (``.``) and read the server's verdict."""
+        return await self._run(self._dataend_flow(), False)
+
+    async def rawdatasend(self, data: MessageData) -> bool:
+        """Send message bytes unchanged (no CRLF or dot handling): you own their safety."""
+        return await self._run(self._rawdatasend_flow(data), False)
+
+    async def datafile(self) -> AsyncDataFile | None:
+        """DATA; on 354 a writable binary file whose close() ends the message."""
+        if not await self.data():
+            return None
+        return AsyncDataFile(self)
+
+    async def bdat(self, data: bytes | str) -> bool:
+        """``BDAT n`` with the bytes unchanged (CHUNKING, RFC 3030)."""
+        return await self._run(self._bdat_flow(data, False), False)
+
+    async def bdatlast(self, data: bytes | str) -> bool:
+        """``BDAT n LAST``: the final chunk; true when the server accepted the message."""
+        return await self._run(self._bdat_flow(data, True), False)
+
+
+class AsyncDataFile(_AsyncDataFileBase):
+    """The message body as a file (Net::SMTP's ``datafh``).
+
+    ``write()`` sends through ``datasend``; ``close()`` ends the message and sets
+    :attr:`accepted`. Leaving a ``with`` block by an exception abandons the message by
+    closing the connection: a partial message is never committed.
+    """
+
+    def __init__(self, smtp: AsyncSMTP) -> None:
+        super().__init__()
+        self._smtp = smtp
+        self.accepted: bool | None = None
+
+    async def write(self, data: Any) -> int:
+        """Send ``data`` (bytes-like) as message data; returns its length."""
+        if self.closed:
+            raise ValueError("write to a closed DataFile")
+        chunk = bytes(data)
+        if not await self._smtp.datasend(chunk):
+            raise OSError(f"datasend failed: {self._smtp.code()} {self._smtp.message()}")
+        return len(chunk)
+
+    async def close(self) -> None:
+        """End the message and record the server's verdict in :attr:`accepted`."""
+        if not self.closed:
+            self._mark_closed()
+            if self._smtp._session.state is State.DATA:
+                self.accepted = await self._smtp.dataend()
+            elif self.accepted is None:  # the message was lost with the connection
+                self.accepted = False
+
+    def abandon(self) -> None:
+        """Give up the message: the connection is closed, nothing is committed."""
+        if not self.closed:
+            self._smtp.close()
+            self._mark_closed()
+            self.accepted = False
+
+    async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if exc_type is not None:
+            self.abandon()
+        else:
+            await self.close()
