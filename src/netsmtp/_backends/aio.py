@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import socket
 import ssl
-from typing import Any
+from typing import Any, cast
 
 from .._exceptions import ConnectError, ConnectionLost, ProtocolError, SMTPTimeout, TLSError
 
@@ -31,8 +31,8 @@ class _SMTPProtocol(asyncio.Protocol):
         self._paused = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # uvloop's transports are not asyncio.Transport subclasses, only look-alikes.
+        self.transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
         self.buffer += data
@@ -188,7 +188,6 @@ class AsyncStream:
             raise TLSError(f"TLS handshake failed: {exc}") from exc
         if transport is None:  # pragma: no cover - only for a closed transport
             raise TLSError("TLS handshake failed: the connection closed")
-        assert isinstance(transport, asyncio.Transport)
         return AsyncStream(transport, self.protocol)
 
     def tls_info(self) -> tuple[str | None, tuple[str, str, int] | None]:
