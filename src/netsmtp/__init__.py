@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 from ._async_smtp import AsyncDataFile, AsyncSMTP
+from ._client.send_flows import SendResult
 from ._client.state import CMD_ERROR, CMD_INFO, CMD_MORE, CMD_OK, CMD_PENDING, CMD_REJECT
 from ._core.capabilities import Capabilities
 from ._core.reply import Reply
@@ -56,6 +57,7 @@ __all__ = [
     "SMTPError",
     "SMTPTimeout",
     "SendError",
+    "SendResult",
     "TLSError",
     "UsageError",
     "__version__",

@@ -9,20 +9,22 @@ method is a thin call into an operation written once in :mod:`netsmtp._client`.
 from __future__ import annotations
 
 import ssl
+from collections.abc import Iterable
 from types import TracebackType
 from typing import Any
 
 from ._async_driver import AsyncDriver
 from ._client.accessors import Accessors
-from ._client.state import CMD_ERROR
-from ._client.transaction_flows import MessageData, TransactionFlows
+from ._client.send_flows import SendFlows, SendResult
+from ._client.state import CMD_ERROR, RAISE
+from ._client.transaction_flows import MessageData
 from ._core.session import State
 from ._datafile import _AsyncDataFileBase
 from ._exceptions import SMTPError, UsageError
 from ._options import parse_options
 
 
-class AsyncSMTP(AsyncDriver, Accessors, TransactionFlows):
+class AsyncSMTP(AsyncDriver, Accessors, SendFlows):
     """A connection to an SMTP server, with Net::SMTP's methods and conventions.
 
     ``AsyncSMTP(host, **options)`` connects when entered with ``async with`` (or on
@@ -186,6 +188,28 @@ class AsyncSMTP(AsyncDriver, Accessors, TransactionFlows):
     async def bdatlast(self, data: bytes | str) -> bool:
         """``BDAT n LAST``: the final chunk; true when the server accepted the message."""
         return await self._run(self._bdat_flow(data, True), False)
+
+    # ---- beyond Net::SMTP ------------------------------------------------------------------
+    async def send_message(
+        self,
+        msg: Any,
+        from_addr: str | None = None,
+        to_addrs: str | Iterable[str] | None = None,
+        **mail_options: Any,
+    ) -> SendResult:
+        """Send a whole message: envelope from the headers unless given, Bcc removed.
+
+        ``msg`` is an ``email.message.Message``, ``bytes``/``str``, a binary file or an
+        iterable of bytes (streamed: memory stays bounded). The transaction is pipelined
+        when the server offers PIPELINING (one round trip with CHUNKING), SIZE, BODY=8BITMIME
+        and SMTPUTF8 are declared only when needed. Returns a :class:`SendResult`; raises
+        :class:`SendError` (carrying it) when no recipient got the message, whatever
+        ``raise_errors`` says.
+        """
+        result: SendResult = await self._run(
+            self._send_message_flow(msg, from_addr, to_addrs, mail_options), RAISE
+        )
+        return result
 
 
 class AsyncDataFile(_AsyncDataFileBase):

@@ -27,6 +27,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "debug": ("Debug",),
     "raise_errors": (),
     "allow_insecure_auth": (),
+    "pipelining": (),
 }
 
 _UNSET: Any = object()
@@ -51,6 +52,7 @@ class Options:
     debug: int
     raise_errors: bool
     allow_insecure_auth: bool
+    pipelining: bool
 
 
 def parse_options(host: Any, given: dict[str, Any], where: str) -> Options:
@@ -123,4 +125,5 @@ def parse_options(host: Any, given: dict[str, Any], where: str) -> Options:
         debug=int(debug),
         raise_errors=bool(opts.get("raise_errors", False)),
         allow_insecure_auth=bool(opts.get("allow_insecure_auth", False)),
+        pipelining=bool(opts.get("pipelining", True)),
     )

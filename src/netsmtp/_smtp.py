@@ -8,20 +8,22 @@ in :mod:`netsmtp._client`, run by the blocking driver.
 from __future__ import annotations
 
 import ssl
+from collections.abc import Iterable
 from types import TracebackType
 from typing import Any
 
 from ._sync_driver import SyncDriver
 from ._client.accessors import Accessors
-from ._client.state import CMD_ERROR
-from ._client.transaction_flows import MessageData, TransactionFlows
+from ._client.send_flows import SendFlows, SendResult
+from ._client.state import CMD_ERROR, RAISE
+from ._client.transaction_flows import MessageData
 from ._core.session import State
 from ._datafile import _DataFileBase
 from ._exceptions import SMTPError, UsageError
 from ._options import parse_options
 
 
-class SMTP(SyncDriver, Accessors, TransactionFlows):
+class SMTP(SyncDriver, Accessors, SendFlows):
     """A connection to an SMTP server, with Net::SMTP's methods and conventions.
 
     ``SMTP(host, **options)`` connects at once (the constructor
@@ -185,6 +187,28 @@ class SMTP(SyncDriver, Accessors, TransactionFlows):
     def bdatlast(self, data: bytes | str) -> bool:
         """``BDAT n LAST``: the final chunk; true when the server accepted the message."""
         return self._run(self._bdat_flow(data, True), False)
+
+    # ---- beyond Net::SMTP ------------------------------------------------------------------
+    def send_message(
+        self,
+        msg: Any,
+        from_addr: str | None = None,
+        to_addrs: str | Iterable[str] | None = None,
+        **mail_options: Any,
+    ) -> SendResult:
+        """Send a whole message: envelope from the headers unless given, Bcc removed.
+
+        ``msg`` is an ``email.message.Message``, ``bytes``/``str``, a binary file or an
+        iterable of bytes (streamed: memory stays bounded). The transaction is pipelined
+        when the server offers PIPELINING (one round trip with CHUNKING), SIZE, BODY=8BITMIME
+        and SMTPUTF8 are declared only when needed. Returns a :class:`SendResult`; raises
+        :class:`SendError` (carrying it) when no recipient got the message, whatever
+        ``raise_errors`` says.
+        """
+        result: SendResult = self._run(
+            self._send_message_flow(msg, from_addr, to_addrs, mail_options), RAISE
+        )
+        return result
 
 
 class DataFile(_DataFileBase):

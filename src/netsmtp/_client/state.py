@@ -17,6 +17,7 @@ from .._exceptions import (
     DeliveryUnknown,
     ProtocolError,
     ReplyError,
+    SendError,
     SMTPError,
     SMTPTimeout,
     TLSError,
@@ -30,6 +31,9 @@ F = TypeVar("F")
 
 CMD_PENDING, CMD_INFO, CMD_OK, CMD_MORE, CMD_REJECT, CMD_ERROR = 0, 1, 2, 3, 4, 5
 DEFAULT_REPLY_CODE = 421
+# The "failure value" of operations that always raise (send_message): Net::SMTP's
+# false returns are for Net::SMTP's methods only.
+RAISE: Any = object()
 
 
 def pseudo_reply(code: int, text: str) -> Reply:
@@ -69,12 +73,20 @@ class ClientState:
         if self._session.closed:
             raise ConnectionLost(f"the connection is closed{self._session.closed_reason}")
 
-    def _send(self, line: bytes, shown: str | None = None) -> Flow[None]:
-        """Register and write one command line (``shown`` replaces it in the transcript)."""
-        data = self._session.command(line)
+    def _queue(self, line: bytes, shown: str | None = None, label: str | None = None) -> bytes:
+        """Register one command line as sent and log it; return the bytes to write.
+
+        ``shown`` replaces the line in the transcript (secrets); ``label`` pairs its reply
+        when the line is not a command (an AUTH continuation could spell a verb).
+        """
+        data = self._session.command(line, label)
         if self._transcript.active:
             self._transcript.line(SENT, shown or line[:-2].decode("utf-8", "replace"))
-        yield Write(data)
+        return data
+
+    def _send(self, line: bytes, shown: str | None = None, label: str | None = None) -> Flow[None]:
+        """Register and write one command line."""
+        yield Write(self._queue(line, shown, label))
 
     def _read(self) -> Flow[Reply]:
         """Read the next reply and make it ``last_reply``."""
@@ -125,7 +137,7 @@ class ClientState:
         elif isinstance(exc, ProtocolError | TLSError):
             kind = "Protocol error" if isinstance(exc, ProtocolError) else "TLS error"
             self._last_reply = pseudo_reply(DEFAULT_REPLY_CODE, f"[netsmtp] {kind}: {exc}")
-        if not isinstance(exc, ReplyError):
+        if not isinstance(exc, ReplyError | SendError):  # the server said no: still usable
             self._session.close(f" ({exc})")
             self._close_transport()
 
@@ -137,6 +149,6 @@ class ClientState:
         self._failure(exc)
         if self._session.closed:
             self._close_transport()
-        if self._options.raise_errors:
+        if self._options.raise_errors or failure is RAISE:
             raise exc
         return failure

@@ -1,0 +1,242 @@
+"""``send_message``: the whole transaction, pipelined (RFC 2920) and chunked (RFC 3030).
+
+With PIPELINING and CHUNKING, MAIL, every RCPT, ``BDAT <n> LAST`` and the message go out
+in one write: one round trip per message (SPEC A15). With PIPELINING alone, MAIL, the RCPTs
+and DATA share one write and the body follows the 354. Without PIPELINING every command
+waits for its reply (OpenSMTPD drops clients that pipeline uninvited). Whatever fails, every
+reply is read and paired with its command, so the session stays in step; a message is never
+committed without an accepted recipient.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .._core.commands import DSN_MAIL_EXTRA, MAX_COMMAND_LINE, encode_line
+from .._core.parameters import MAIL_OPTIONS, mail_parameters, normalise_options
+from .._core.reply import Reply
+from .._exceptions import NotSupportedError, SendError
+from .._message import CHUNK, PreparedMessage, prepare
+from .requests import Flow, Write
+from .state import pseudo_reply
+from .transaction_flows import TransactionFlows, _check_text
+
+# SPEC A15: up to this size the body rides with the envelope (BDAT LAST in the same write).
+INLINE_BDAT_LIMIT = 1024 * 1024
+# BDAT chunks in flight before the oldest reply is read: replies never pile up unread.
+BDAT_WINDOW = 16
+
+
+@dataclass
+class SendResult:
+    """What happened to one message: per-recipient replies and the data-phase reply.
+
+    ``accepted`` and ``refused`` map each recipient (as given) to its reply; for LMTP a
+    recipient accepted at RCPT but refused after the data is in ``refused`` with that reply.
+    ``reply`` is the reply that ended the data phase (None if it was never reached).
+    """
+
+    sender: str
+    accepted: dict[str, Reply] = field(default_factory=dict)
+    refused: dict[str, Reply] = field(default_factory=dict)
+    reply: Reply | None = None
+    mail_reply: Reply | None = None
+
+    @property
+    def delivered(self) -> bool:
+        """True when at least one recipient has the message."""
+        return bool(self.accepted) and self.reply is not None and self.reply.is_positive
+
+
+class SendFlows(TransactionFlows):
+    """The send_message operation."""
+
+    def _send_message_flow(
+        self,
+        msg: Any,
+        from_addr: str | None,
+        to_addrs: str | Iterable[str] | None,
+        options: Mapping[str, Any],
+    ) -> Flow[SendResult]:
+        prepared = prepare(msg, from_addr, to_addrs)
+        if not prepared.recipients:
+            raise ValueError("send_message(): no recipients (none given and none in To, Cc or Bcc)")
+        caps = self._session.capabilities
+        opts = normalise_options(options, MAIL_OPTIONS, "send_message")
+        if prepared.size is not None and caps is not None and "SIZE" in caps:
+            opts.setdefault("size", prepared.size)
+            limit = caps.size_limit
+            if limit is not None and prepared.size > limit:
+                text = f"5.3.4 message of {prepared.size} octets exceeds the server's limit of {limit}"
+                raise NotSupportedError(pseudo_reply(552, text), "MAIL")
+        if prepared.eight_bit and caps is not None and "8BITMIME" in caps:
+            opts.setdefault("bits", "8")  # only when the body needs it (Exchange refuses it otherwise)
+        if prepared.international:
+            opts.setdefault("smtputf8", True)
+
+        # Validate everything before the first byte.
+        sender_path = self._path(prepared.sender)
+        params = mail_parameters(opts, caps, sender_path, self._options.exact_addresses)
+        if params.missing:
+            text = f"5.5.4 {params.missing} is not advertised by the server; nothing sent"
+            raise NotSupportedError(pseudo_reply(555, text), "MAIL")
+        dsn = any(p.startswith(("RET=", "ENVID=")) for p in params.params)
+        mail_line = encode_line(
+            f"MAIL FROM:{sender_path}{params.text}", limit=MAX_COMMAND_LINE + (DSN_MAIL_EXTRA if dsn else 0)
+        )
+        rcpt_lines = [encode_line(f"RCPT TO:{self._path(r)}") for r in prepared.recipients]
+        self._warn_dropped(params, opts, "send_message")
+        chunking = caps is not None and "CHUNKING" in caps
+        whole = _whole(prepared)
+        if not chunking and whole is not None:
+            _check_text(whole)
+
+        result = SendResult(prepared.sender)
+        pipelining = caps is not None and "PIPELINING" in caps and self._options.pipelining
+        if pipelining:
+            batch = [self._queue(mail_line)] + [self._queue(line) for line in rcpt_lines]
+            inline = chunking and whole is not None and len(whole) <= INLINE_BDAT_LIMIT
+            if inline:
+                assert whole is not None
+                batch.append(self._queue_bdat(whole, last=True, result=result))
+            elif not chunking:
+                batch.append(self._queue(b"DATA\r\n"))
+            yield Write(b"".join(batch))
+            yield from self._read_envelope(result, prepared)
+            if inline:
+                final = yield from self._read_final()
+                if not result.accepted:
+                    result.reply = final
+                    return (yield from self._nothing_accepted(result))
+                return (yield from self._finish(result, final))
+            if not chunking:
+                data_reply = yield from self._read()
+                return (yield from self._after_data_reply(result, prepared, data_reply))
+        else:
+            yield from self._send(mail_line)
+            result.mail_reply = yield from self._read()
+            if not result.mail_reply.is_positive:
+                raise SendError(f"MAIL refused: {result.mail_reply}", result)
+            for recipient, line in zip(prepared.recipients, rcpt_lines, strict=True):
+                yield from self._send(line)
+                self._record(result, recipient, (yield from self._read()))
+        if not result.accepted:
+            return (yield from self._nothing_accepted(result))
+        if chunking:
+            return (yield from self._send_bdat(result, prepared))
+        yield from self._send(b"DATA\r\n")
+        return (yield from self._after_data_reply(result, prepared, (yield from self._read())))
+
+    # ---- pieces -----------------------------------------------------------------------------
+    def _queue_bdat(self, chunk: bytes, last: bool, result: SendResult | None = None) -> bytes:
+        frame = self._session.bdat(chunk, last)
+        if last and result is not None:
+            for _ in range(self._final_replies_extra(result)):
+                self._session.expect_reply("BDAT LAST")
+        if self._transcript.active:
+            self._transcript.line(">>>", f"BDAT {len(chunk)}{' LAST' if last else ''}")
+        return frame
+
+    def _final_replies_extra(self, result: SendResult) -> int:
+        """Replies to the end of a message beyond the first (LMTP: one per accepted recipient)."""
+        return 0
+
+    def _record(self, result: SendResult, recipient: str, reply: Reply) -> None:
+        (result.accepted if reply.is_positive else result.refused)[recipient] = reply
+
+    def _read_envelope(self, result: SendResult, prepared: PreparedMessage) -> Flow[None]:
+        result.mail_reply = yield from self._read()
+        for recipient in prepared.recipients:
+            reply = yield from self._read()
+            if result.mail_reply.is_positive:
+                self._record(result, recipient, reply)
+            else:  # RFC 2920 §3: RCPTs after a refused MAIL count for nothing
+                result.refused[recipient] = reply
+
+    def _nothing_accepted(self, result: SendResult) -> Flow[SendResult]:
+        """No recipient: leave the transaction clean (RSET) and report everything."""
+        if result.mail_reply is not None and result.mail_reply.is_positive and not self._session.closed:
+            yield from self._send(b"RSET\r\n")
+            yield from self._read()
+        mail_ok = result.mail_reply is not None and result.mail_reply.is_positive
+        what = "every recipient refused" if mail_ok else "MAIL refused"
+        raise SendError(f"message not sent: {what}", result)
+
+    def _after_data_reply(
+        self, result: SendResult, prepared: PreparedMessage, reply: Reply
+    ) -> Flow[SendResult]:
+        if reply.code != 354:
+            result.reply = reply
+            if not result.accepted:
+                return (yield from self._nothing_accepted(result))
+            if result.mail_reply is not None and result.mail_reply.is_positive:
+                yield from self._send(b"RSET\r\n")
+                yield from self._read()
+            raise SendError(f"DATA refused: {reply}", result)
+        if not result.accepted:
+            # RFC 2920 §3: DATA accepted although no RCPT was; end the data at once, so
+            # nothing is committed, and let the server refuse the empty transaction.
+            yield Write(self._session.end_data(1))
+            result.reply = yield from self._read()
+            raise SendError("message not sent: every recipient refused", result)
+        try:
+            for chunk in prepared.chunks():
+                encoded = self._session.data(_check_text(chunk))
+                self._transcript.data(chunk)
+                if encoded:
+                    yield Write(encoded)
+        except BaseException:
+            self._session.close(" (message abandoned)")
+            self._close_transport()
+            raise
+        yield Write(self._session.end_data(1 + self._final_replies_extra(result)))
+        self._transcript.line(">>>", ".")
+        return (yield from self._finish(result, (yield from self._read_final())))
+
+    def _send_bdat(self, result: SendResult, prepared: PreparedMessage) -> Flow[SendResult]:
+        """The message as BDAT chunks, at most BDAT_WINDOW replies outstanding."""
+        outstanding = 0
+        chunks: Iterator[bytes] = prepared.chunks()
+        pending = next(chunks, b"")
+        try:
+            for upcoming in chunks:
+                if pending:
+                    yield Write(self._queue_bdat(pending, last=False))
+                    outstanding += 1
+                pending = upcoming
+                if outstanding >= BDAT_WINDOW:
+                    self._expect_ok((yield from self._read()), "BDAT")
+                    outstanding -= 1
+        except BaseException:
+            self._session.close(" (message abandoned)")
+            self._close_transport()
+            raise
+        yield Write(self._queue_bdat(pending, last=True, result=result))
+        failed: Reply | None = None
+        for _ in range(outstanding):
+            reply = yield from self._read()
+            failed = failed or (None if reply.is_positive else reply)
+        final = yield from self._read_final()
+        return (yield from self._finish(result, failed or final))
+
+    def _finish(self, result: SendResult, reply: Reply) -> Flow[SendResult]:
+        """Record the end-of-data reply (LMTP overrides to read one per recipient)."""
+        result.reply = reply
+        if not reply.is_positive:
+            for recipient in list(result.accepted):
+                result.refused[recipient] = result.accepted.pop(recipient)
+            raise SendError(f"message refused: {reply}", result)
+        return result
+        yield  # pragma: no cover - makes this a generator like the LMTP override
+
+
+def _whole(prepared: PreparedMessage) -> bytes | None:
+    """The message as one bytes object when it is in memory and small enough to join."""
+    one = prepared.in_one_piece()
+    if one is not None:
+        return one
+    if prepared.payload is not None and prepared.size is not None and prepared.size <= CHUNK:
+        return b"".join(bytes(p) for p in prepared.payload)
+    return None
