@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from ._async_smtp import AsyncDataFile, AsyncSMTP
+from ._async_smtp import AsyncDataFile, AsyncLMTP, AsyncSMTP
 from ._client.send_flows import SendResult
 from ._client.state import CMD_ERROR, CMD_INFO, CMD_MORE, CMD_OK, CMD_PENDING, CMD_REJECT
 from ._core.capabilities import Capabilities
@@ -28,7 +28,7 @@ from ._exceptions import (
     TLSError,
     UsageError,
 )
-from ._smtp import SMTP, DataFile
+from ._smtp import LMTP, SMTP, DataFile
 
 __version__ = "0.1.0"
 
@@ -39,8 +39,10 @@ __all__ = [
     "CMD_OK",
     "CMD_PENDING",
     "CMD_REJECT",
+    "LMTP",
     "SMTP",
     "AsyncDataFile",
+    "AsyncLMTP",
     "AsyncSMTP",
     "Capabilities",
     "ConnectError",

@@ -144,9 +144,7 @@ def _remaining_size(fh: Any) -> int | None:
     return None
 
 
-def prepare(
-    msg: Any, from_addr: str | None, to_addrs: str | Iterable[str] | None
-) -> PreparedMessage:
+def prepare(msg: Any, from_addr: str | None, to_addrs: str | Iterable[str] | None) -> PreparedMessage:
     """Work out the envelope and the payload of ``msg`` (see the module docstring)."""
     recipients: list[str] | None
     if isinstance(to_addrs, str):

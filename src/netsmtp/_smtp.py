@@ -14,6 +14,7 @@ from typing import Any
 
 from ._sync_driver import SyncDriver
 from ._client.accessors import Accessors
+from ._client.lmtp_flows import LMTPFlows
 from ._client.send_flows import SendFlows, SendResult
 from ._client.state import CMD_ERROR, RAISE
 from ._client.transaction_flows import MessageData
@@ -254,3 +255,14 @@ class DataFile(_DataFileBase):
             self.abandon()
         else:
             self.close()
+
+
+class LMTP(LMTPFlows, SMTP):
+    """The same client speaking LMTP (RFC 2033) to a final delivery agent.
+
+    LHLO instead of EHLO; ``host`` may be a Unix socket path (``"/run/dovecot/lmtp"``), the
+    default port is 24. After the data the server answers once per accepted recipient:
+    :meth:`data`/:meth:`dataend` read every one of those replies into
+    :attr:`data_replies` (recipient -> Reply) and are true only when all are positive;
+    ``send_message`` reports each recipient in its :class:`SendResult`.
+    """

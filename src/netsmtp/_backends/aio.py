@@ -111,14 +111,16 @@ class AsyncStream:
         timeout: float | None,
     ) -> AsyncStream:
         loop = asyncio.get_running_loop()
-        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        unix = family == getattr(socket, "AF_UNIX", None)
+        sock = socket.socket(family, socket.SOCK_STREAM, 0 if unix else socket.IPPROTO_TCP)
         try:
             sock.setblocking(False)
             if local is not None:
                 sock.bind(local)
             async with asyncio.timeout(timeout):
-                await loop.sock_connect(sock, sockaddr)
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                await loop.sock_connect(sock, sockaddr[0] if unix else sockaddr)
+            if not unix:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             transport, protocol = await loop.create_connection(_SMTPProtocol, sock=sock)
         except TimeoutError as exc:
             sock.close()

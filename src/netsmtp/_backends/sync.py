@@ -49,15 +49,17 @@ class SocketStream:
         local: tuple[str, int] | None,
         timeout: float | None,
     ) -> SocketStream:
-        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        unix = family == getattr(socket, "AF_UNIX", None)
+        sock = socket.socket(family, socket.SOCK_STREAM, 0 if unix else socket.IPPROTO_TCP)
         try:
             sock.settimeout(timeout)
             if local is not None:
                 sock.bind(local)
-            sock.connect(sockaddr)
+            sock.connect(sockaddr[0] if unix else sockaddr)
             # Commands and message batches are written whole; never let Nagle hold the
             # last segment back waiting for an ACK (Net::SMTP's 40 ms stall per message).
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if not unix:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         except TimeoutError as exc:
             sock.close()
             raise SMTPTimeout(f"connect timed out after {timeout} s") from exc

@@ -47,7 +47,7 @@ class SendResult:
     @property
     def delivered(self) -> bool:
         """True when at least one recipient has the message."""
-        return bool(self.accepted) and self.reply is not None and self.reply.is_positive
+        return bool(self.accepted) and self.reply is not None
 
 
 class SendFlows(TransactionFlows):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import ssl
 
 from .._config import HOW_TO_CONFIGURE, config_path, configured_hosts
@@ -56,6 +57,15 @@ class SessionFlows(ClientState):
         refused: Reply | None = None
         timed_out = 0
         for host_text in hosts:
+            if host_text.startswith("/"):  # a Unix socket path (LMTP servers listen on these)
+                try:
+                    yield from self._open_one(socket.AF_UNIX, (host_text,), None, "localhost")
+                except SMTPError as exc:
+                    attempts.append((host_text, f"{type(exc).__name__}: {exc}"))
+                    yield Close()
+                    continue
+                self._connected_host = self._connected_name = host_text
+                return
             host, host_port = split_host(host_text, port)
             try:
                 addresses = yield Resolve(host, host_port, opts.family)

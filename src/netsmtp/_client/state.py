@@ -53,6 +53,7 @@ class ClientState:
     _hello_domain: str | None
     _local_address: str | None
     _peer: tuple[Any, ...] | None
+    _txn_recipients: list[str]  # accepted by RCPT in this transaction (LMTP counts replies)
     _greeting_verb = "EHLO"
 
     def _init_state(self, options: Options) -> None:
@@ -66,6 +67,7 @@ class ClientState:
         self._hello_domain = None
         self._local_address = None
         self._peer = None
+        self._txn_recipients = []
 
     # ---- primitives used by the operations --------------------------------------------
     def _ensure_open(self) -> None:

@@ -110,6 +110,7 @@ class TransactionFlows(SessionFlows):
         self._warn_dropped(params, opts, "mail")
         reply = yield from self._send_and_read(line)
         self._expect_ok(reply, verb)
+        self._txn_recipients = []
         return True
 
     def _send_and_read(self, line: bytes) -> Flow[Reply]:
@@ -138,6 +139,7 @@ class TransactionFlows(SessionFlows):
             reply = yield from self._send_and_read(line)
             if reply.is_positive:
                 accepted.append(address)
+                self._txn_recipients.append(address)
             elif not skip_bad:
                 raise ReplyError(reply, "RCPT")
         return accepted if skip_bad else True
