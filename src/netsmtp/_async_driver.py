@@ -59,6 +59,8 @@ class AsyncDriver(ClientState):
             await self._live().write(request.data, timeout)
             return None
         if isinstance(request, ReadReply):
+            if request.write:
+                await self._live().write(request.write, timeout)
             return await self._read_reply(request.timeout if request.timeout is not None else timeout)
         if isinstance(request, Resolve):
             return await resolve(request.host, request.port, request.family)

@@ -47,6 +47,8 @@ class SyncDriver(ClientState):
             self._live().write(request.data, timeout)
             return None
         if isinstance(request, ReadReply):
+            if request.write:
+                self._live().write(request.write, timeout)
             return self._read_reply(request.timeout if request.timeout is not None else timeout)
         if isinstance(request, Resolve):
             return resolve(request.host, request.port, request.family)

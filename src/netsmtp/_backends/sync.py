@@ -36,10 +36,11 @@ def resolve(host: str, port: int, family: int) -> list[tuple[int, tuple[Any, ...
 class SocketStream:
     """A connected socket, plain or TLS."""
 
-    __slots__ = ("sock",)
+    __slots__ = ("_timeout", "sock")
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
+        self._timeout: float | None = sock.gettimeout()
 
     @classmethod
     def open(
@@ -75,8 +76,18 @@ class SocketStream:
         except (OSError, IndexError):
             return None
 
+    def _set_timeout(self, timeout: float | None) -> None:
+        # settimeout() is a system call (ioctl) every time: only make it when the value
+        # changes. Reads reuse the full timeout set for the write before them unless part
+        # of the reply already arrived and less time is left.
+        if timeout != self._timeout:
+            self.sock.settimeout(timeout)
+            self._timeout = timeout
+
     def read(self, deadline: float | None) -> bytes:
-        self.sock.settimeout(_remaining(deadline))
+        left = _remaining(deadline)
+        if left is None or self._timeout is None or left < self._timeout - 0.01:
+            self._set_timeout(left)
         try:
             return self.sock.recv(READ_SIZE)
         except TimeoutError as exc:
@@ -87,7 +98,7 @@ class SocketStream:
             raise ConnectionLost(f"read failed: {exc.strerror or exc}") from exc
 
     def write(self, data: bytes, timeout: float | None) -> None:
-        self.sock.settimeout(timeout)
+        self._set_timeout(timeout)
         try:
             self.sock.sendall(data)
         except TimeoutError as exc:
@@ -113,6 +124,13 @@ class SocketStream:
         if isinstance(self.sock, ssl.SSLSocket):
             return self.sock.version(), self.sock.cipher()
         return None, None
+
+    def peer_certificate(self) -> bytes | None:
+        """The server's certificate (DER) while TLS is active: for channel binding."""
+        if isinstance(self.sock, ssl.SSLSocket):
+            with contextlib.suppress(ValueError, OSError):
+                return self.sock.getpeercert(binary_form=True)
+        return None
 
     def close(self) -> None:
         with contextlib.suppress(OSError):

@@ -45,9 +45,14 @@ class Write:
 
 @dataclass(frozen=True, slots=True)
 class ReadReply:
-    """Read until the session has the next reply; the result is ``(verb, Reply)``."""
+    """Write ``write`` (if any), then read until the session has the next reply.
+
+    The result is ``(verb, Reply)``. Writing and reading in one request saves a round
+    through the generators for the commonest step: one command, one reply.
+    """
 
     timeout: float | None = None  # None: the client's timeout
+    write: bytes = b""
 
 
 @dataclass(frozen=True, slots=True)

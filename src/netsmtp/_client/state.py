@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 from .._core.commands import encode_line
 from .._core.reply import Reply
+from .._core.sasl import SASLError
 from .._core.session import Session
 from .._exceptions import (
     ConnectionLost,
@@ -53,6 +54,7 @@ class ClientState:
     _hello_domain: str | None
     _local_address: str | None
     _peer: tuple[Any, ...] | None
+    _tls_verified = False  # TLS came from a context that checks the certificate and host name
     _txn_recipients: list[str]  # accepted by RCPT in this transaction (LMTP counts replies)
     _greeting_verb = "EHLO"
 
@@ -90,9 +92,9 @@ class ClientState:
         """Register and write one command line."""
         yield Write(self._queue(line, shown, label))
 
-    def _read(self) -> Flow[Reply]:
-        """Read the next reply and make it ``last_reply``."""
-        result: ReplyResult = yield ReadReply()
+    def _read(self, write: bytes = b"") -> Flow[Reply]:
+        """Write ``write`` (a queued command), read the next reply, make it ``last_reply``."""
+        result: ReplyResult = yield ReadReply(write=write)
         reply = result[1]
         self._last_reply = reply
         if self._transcript.active:
@@ -106,8 +108,7 @@ class ClientState:
 
     def _command(self, *parts: str, shown: str | None = None) -> Flow[Reply]:
         """Send one command and read its reply."""
-        yield from self._send(encode_line(*parts), shown)
-        return (yield from self._read())
+        return (yield from self._read(self._queue(encode_line(*parts), shown)))
 
     def _expect_ok(self, reply: Reply, verb: str) -> None:
         if not reply.is_positive:
@@ -139,6 +140,15 @@ class ClientState:
         elif isinstance(exc, ProtocolError | TLSError):
             kind = "Protocol error" if isinstance(exc, ProtocolError) else "TLS error"
             self._last_reply = pseudo_reply(DEFAULT_REPLY_CODE, f"[netsmtp] {kind}: {exc}")
+        elif isinstance(exc, SASLError):
+            if exc.reply is not None and not exc.reply.is_positive:
+                # We cancelled the exchange ("*") and the server agreed: still in step.
+                self._last_reply = pseudo_reply(exc.reply.code, f"[netsmtp] AUTH cancelled: {exc}")
+                return
+            # After a 2xx the server thinks we are logged in, but it did not prove itself.
+            self._last_reply = pseudo_reply(
+                DEFAULT_REPLY_CODE, f"[netsmtp] AUTH failed: {exc}; connection closed"
+            )
         if not isinstance(exc, ReplyError | SendError):  # the server said no: still usable
             self._session.close(f" ({exc})")
             self._close_transport()

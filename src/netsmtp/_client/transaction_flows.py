@@ -114,8 +114,7 @@ class TransactionFlows(SessionFlows):
         return True
 
     def _send_and_read(self, line: bytes) -> Flow[Reply]:
-        yield from self._send(line)
-        return (yield from self._read())
+        return (yield from self._read(self._queue(line)))
 
     def _recipient_flow(self, addresses: tuple[Any, ...], options: Mapping[str, Any]) -> Flow[Any]:
         opts = normalise_options(options, RCPT_OPTIONS, "recipient")

@@ -21,7 +21,6 @@ MAX_REPLY_SIZE = 1024 * 1024
 # RFC 3463 enhanced status code at the start of the text: class.subject.detail
 # (ASCII digits only: ``\d`` would also take e.g. Arabic-Indic digits)
 _ENHANCED = re.compile(r"([245])\.([0-9]{1,3})\.([0-9]{1,3})(?=\s|$)")
-_CODE = re.compile(rb"[2-5][0-5][0-9]")
 
 
 def _decode(raw: bytes) -> str:
@@ -43,10 +42,11 @@ class Reply:
 
     @classmethod
     def from_lines(cls, code: int, lines: tuple[str, ...]) -> Reply:
-        m = _ENHANCED.match(lines[0]) if lines else None
         status = None
-        if m and m.group(1) == str(code)[0]:
-            status = m.group(0)
+        if lines and lines[0][:1] in ("2", "4", "5"):
+            m = _ENHANCED.match(lines[0])
+            if m and m.group(1) == str(code)[0]:
+                status = m.group(0)
         return cls(code, lines, status)
 
     @property
@@ -100,13 +100,13 @@ class ReplyParser:
         self._scan_from = 0  # bytes of _buffer already known to hold no LF
         self._code: bytes | None = None
         self._lines: list[str] = []
-        self._raw: list[str] = []
+        self._raw: list[bytes] = []
         self._size = 0
         self._broken = False
         self.max_line_length = max_line_length
         self.max_lines = max_lines
         self.max_reply_size = max_reply_size
-        self.completed_raw_lines: list[str] = []
+        self._completed_raw: list[bytes] = []
 
     @property
     def buffered(self) -> int:
@@ -131,6 +131,18 @@ class ReplyParser:
     def next_reply(self) -> Reply | None:
         if self._broken:
             raise ProtocolError("the reply stream is broken; the connection must be closed")
+        buffer = self._buffer
+        if self._code is None and len(buffer) > 4 and buffer[3] == 32:
+            # Fast path for the commonest case, a whole one-line reply ("250 ok\r\n"): the
+            # same checks as _line(), without the multi-line bookkeeping.
+            nl = buffer.find(b"\n", 4, self.max_line_length + 1)
+            if nl > 0 and 50 <= buffer[0] <= 53 and 48 <= buffer[1] <= 53 and 48 <= buffer[2] <= 57:
+                end = nl - 1 if buffer[nl - 1] == 13 else nl
+                raw = bytes(buffer[:end])
+                del buffer[: nl + 1]
+                self._scan_from = 0
+                self._completed_raw = [raw]
+                return Reply.from_lines(int(raw[:3]), (_decode(raw[4:]),))
         while True:
             nl = self._buffer.find(b"\n", self._scan_from)
             if nl < 0:
@@ -152,8 +164,13 @@ class ReplyParser:
 
     def _line(self, raw: bytes) -> Reply | None:
         code = raw[:3]
-        sep = raw[3:4]
-        if not _CODE.fullmatch(code) or sep not in (b"", b" ", b"-"):
+        # [2-5][0-5][0-9] then a space, a hyphen or the end (RFC 5321 §4.2), checked by hand:
+        # this runs for every line of every reply.
+        if (
+            len(code) != 3
+            or not (50 <= code[0] <= 53 and 48 <= code[1] <= 53 and 48 <= code[2] <= 57)
+            or (len(raw) > 3 and raw[3] not in (32, 45))
+        ):
             raise self._fail(f"malformed reply line {raw[:80]!r}")
         if self._code is not None and code != self._code:
             raise self._fail(
@@ -161,14 +178,19 @@ class ReplyParser:
             )
         self._code = code
         self._lines.append(_decode(raw[4:]))
-        self._raw.append(_decode(raw))
+        self._raw.append(raw)
         if len(self._lines) > self.max_lines:
             raise self._fail(f"reply longer than {self.max_lines} lines")
         if self._size > self.max_reply_size:
             raise self._fail(f"reply larger than {self.max_reply_size} bytes")
-        if sep == b"-":
+        if len(raw) > 3 and raw[3] == 45:  # "-": more lines follow
             return None
         reply = Reply.from_lines(int(code), tuple(self._lines))
-        self.completed_raw_lines = self._raw
+        self._completed_raw = self._raw
         self._code, self._lines, self._raw, self._size = None, [], [], 0
         return reply
+
+    @property
+    def completed_raw_lines(self) -> list[str]:
+        """The raw lines (code included) of the last complete reply, for the transcript."""
+        return [_decode(raw) for raw in self._completed_raw]
