@@ -11,8 +11,10 @@ from ._client.send_flows import SendResult
 from ._client.state import CMD_ERROR, CMD_INFO, CMD_MORE, CMD_OK, CMD_PENDING, CMD_REJECT
 from ._core.capabilities import Capabilities
 from ._core.reply import Reply
+from ._core.sasl import ChannelBinding, Mechanism, SASLError
 from ._core.xtext import xtext
 from ._exceptions import (
+    AuthPolicyError,
     ConnectError,
     ConnectionLost,
     ConnectTimeout,
@@ -44,7 +46,9 @@ __all__ = [
     "AsyncDataFile",
     "AsyncLMTP",
     "AsyncSMTP",
+    "AuthPolicyError",
     "Capabilities",
+    "ChannelBinding",
     "ConnectError",
     "ConnectTimeout",
     "ConnectionLost",
@@ -52,10 +56,12 @@ __all__ = [
     "DeliveryUnknown",
     "ExtensionWarning",
     "GreetingError",
+    "Mechanism",
     "NotSupportedError",
     "ProtocolError",
     "Reply",
     "ReplyError",
+    "SASLError",
     "SMTPError",
     "SMTPTimeout",
     "SendError",

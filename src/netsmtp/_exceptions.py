@@ -11,8 +11,10 @@ The tree::
     ├── SMTPTimeout                (also TimeoutError) the server did not answer in time
     ├── TLSError                   the TLS handshake failed
     ├── ProtocolError              the server broke the protocol (malformed or unsolicited reply)
+    ├── SASLError                  an AUTH exchange failed on our side (bad challenge, server unproven)
     ├── ReplyError                 the server said no (.reply, .command)
     │   └── NotSupportedError      refused locally: the server does not offer what is needed
+    │       └── AuthPolicyError    AUTH refused locally: it would expose the secret (no TLS)
     └── SendError                  send_message delivered to nobody (.result)
 
     UsageError                     a method called at the wrong moment (a programming error)
@@ -96,6 +98,11 @@ class ReplyError(SMTPError):
 
 class NotSupportedError(ReplyError):
     """Refused without sending: the server does not advertise what the command needs."""
+
+
+class AuthPolicyError(NotSupportedError):
+    """AUTH refused without sending: the usable mechanisms would expose the password or
+    token on a connection that is not encrypted and verified (``allow_insecure_auth``)."""
 
 
 class SendError(SMTPError):

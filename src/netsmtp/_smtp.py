@@ -8,23 +8,25 @@ in :mod:`netsmtp._client`, run by the blocking driver.
 from __future__ import annotations
 
 import ssl
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from types import TracebackType
 from typing import Any
 
 from ._sync_driver import SyncDriver
 from ._client.accessors import Accessors
+from ._client.auth_flows import AuthFlows
 from ._client.lmtp_flows import LMTPFlows
 from ._client.send_flows import SendFlows, SendResult
 from ._client.state import CMD_ERROR, RAISE
 from ._client.transaction_flows import MessageData
+from ._core.sasl import Mechanism
 from ._core.session import State
 from ._datafile import _DataFileBase
 from ._exceptions import SMTPError, UsageError
 from ._options import parse_options
 
 
-class SMTP(SyncDriver, Accessors, SendFlows):
+class SMTP(SyncDriver, Accessors, SendFlows, AuthFlows):
     """A connection to an SMTP server, with Net::SMTP's methods and conventions.
 
     ``SMTP(host, **options)`` connects at once (the constructor
@@ -96,6 +98,50 @@ class SMTP(SyncDriver, Accessors, SendFlows):
     ) -> bool:
         """Upgrade to TLS and send EHLO again. False (nothing sent) when not advertised."""
         return self._run(self._starttls_flow(ssl_context, server_hostname), False)
+
+    def auth(
+        self,
+        username: str | Mechanism,
+        password: str | Callable[[], str] | None = None,
+        mechanism: str | Sequence[str] | None = None,
+    ) -> bool:
+        """SMTP AUTH (RFC 4954); true once the server accepted the credentials.
+
+        ``auth(username, password)`` picks the strongest mechanism the server offers, in
+        netsmtp's order (SCRAM-SHA-256-PLUS, SCRAM-SHA-256, SCRAM-SHA-1-PLUS, SCRAM-SHA-1,
+        CRAM-MD5, PLAIN, LOGIN); a 504 or 534 moves on to the next, a 535 (bad
+        credentials) does not. ``mechanism="PLAIN"`` (or several names, tried in the order
+        given) restricts the choice. OAuth 2.0 needs its mechanism named:
+        ``auth(user, token, mechanism="XOAUTH2")`` (or ``"OAUTHBEARER"``), where ``token``
+        is the access token or a callable returning a fresh one.
+
+        PLAIN, LOGIN, XOAUTH2 and OAUTHBEARER put the secret on the wire: they are refused
+        (:class:`AuthPolicyError`, code 530, nothing sent) unless the connection is TLS
+        with a verifying context, or the server is a loopback address, or the constructor
+        got ``allow_insecure_auth=True``. Only the capabilities advertised after STARTTLS
+        count. AUTH not advertised: false, code 500, nothing sent. The transcript shows
+        ``<redacted>`` for every response.
+
+        ``auth(mechanism_object)`` runs a custom mechanism: any object with
+
+        * ``name`` -- the SASL name sent after AUTH (it must be advertised);
+        * ``exposes_secret`` -- True if the secret is readable on the wire (the policy
+          above then applies);
+        * ``needs_channel_binding`` -- True if it needs TLS (take the binding data from
+          :meth:`channel_binding`);
+        * ``initial_response()`` -> ``bytes | None`` -- None for no initial response,
+          ``b""`` for an empty one;
+        * ``respond(challenge: bytes) -> bytes`` -- each decoded 334 challenge in, the
+          raw answer out (base64 is done for you); raise :class:`SASLError` to cancel
+          (``*`` is sent);
+        * ``finish()`` -- called after the server's 2xx; raise :class:`SASLError` if the
+          server did not prove itself: ``auth()`` then fails and closes the connection.
+
+        A cancelled exchange (a challenge that is not base64, too long, or too many of
+        them) fails and leaves the session usable. A second ``auth()`` after a success
+        raises :class:`UsageError`.
+        """
+        return self._run(self._auth_flow(username, password, mechanism), False)
 
     def etrn(self, domain: str) -> bool:
         """ETRN (RFC 1985); false without sending when the server does not advertise it."""

@@ -14,6 +14,11 @@ def default_context() -> ssl.SSLContext:
     return context
 
 
+def verifies(context: ssl.SSLContext) -> bool:
+    """True when ``context`` checks both the certificate chain and the host name."""
+    return context.verify_mode != ssl.CERT_NONE and context.check_hostname
+
+
 def verify_name(host: str, override: str | None) -> str:
     """The name checked against the certificate (and sent as SNI unless it is an IP)."""
     name = override or host

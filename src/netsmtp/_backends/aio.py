@@ -198,6 +198,19 @@ class AsyncStream:
             return None, None
         return ssl_object.version(), ssl_object.cipher()
 
+    def peer_certificate(self) -> bytes | None:
+        """The server's certificate (DER) while TLS is active: for channel binding."""
+        try:
+            ssl_object = self.transport.get_extra_info("ssl_object")
+        except ConnectionLost:  # not set up, or closed
+            return None
+        if ssl_object is None:
+            return None
+        with contextlib.suppress(ValueError, OSError):
+            der = ssl_object.getpeercert(binary_form=True)
+            return der if isinstance(der, bytes) else None
+        return None
+
     def close(self) -> None:
         with contextlib.suppress(Exception):
             self.transport.abort()

@@ -22,7 +22,7 @@ from .._exceptions import (
 )
 from .._hostname import default_hello
 from .._hosts import split_host
-from .._tls import default_context, verify_name
+from .._tls import default_context, verifies, verify_name
 from .requests import Close, Flow, Open, Resolve, StartTLS
 from .state import ClientState, pseudo_reply
 
@@ -106,6 +106,7 @@ class SessionFlows(ClientState):
             context = self._options.ssl_context or default_context()
             yield StartTLS(context, verify_name(host, self._options.server_hostname))
             self._session.implicit_tls()
+            self._tls_verified = verifies(context)
         greeting = yield from self._read()
         if not greeting.is_positive:
             self._session.close(" (greeting refused)")
@@ -157,8 +158,10 @@ class SessionFlows(ClientState):
         if reply.code != 220:
             raise ReplyError(reply, "STARTTLS")
         name = verify_name(self._connected_name or "", server_hostname or self._options.server_hostname)
-        yield StartTLS(context or self._options.ssl_context or default_context(), name)
+        context = context or self._options.ssl_context or default_context()
+        yield StartTLS(context, name)
         self._session.tls_established()
+        self._tls_verified = verifies(context)
         # A6: the post-TLS EHLO must succeed; no HELO fallback that would keep using
         # whatever the plaintext phase said.
         name_sent = self._hello_name(self._hello_domain)
