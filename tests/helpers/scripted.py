@@ -11,6 +11,7 @@ test by ``server.join()``.
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 import ssl
 import struct
@@ -176,6 +177,7 @@ class ScriptedServer:
         implicit_tls: bool = False,
         family: int = socket.AF_INET,
         io_timeout: float = 10.0,
+        unix_path: str | None = None,
     ) -> None:
         self.script = script
         self.connections = connections
@@ -186,12 +188,20 @@ class ScriptedServer:
         self.segments: list[tuple[bool, bytes]] = []
         self.errors: list[BaseException] = []
         self._lock = threading.Lock()
-        self.listener = socket.socket(family, socket.SOCK_STREAM)
-        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.listener.bind(("::1" if family == socket.AF_INET6 else "127.0.0.1", 0))
+        self.unix_path = unix_path
+        if unix_path is not None:
+            # A Unix socket (LMTP servers listen on these): ``host`` is the path itself.
+            self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.listener.bind(unix_path)
+            self.port: int = 0
+            self.host = unix_path
+        else:
+            self.listener = socket.socket(family, socket.SOCK_STREAM)
+            self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            self.listener.bind(("::1" if family == socket.AF_INET6 else "127.0.0.1", 0))
+            self.port = self.listener.getsockname()[1]
+            self.host = f"[::1]:{self.port}" if family == socket.AF_INET6 else f"127.0.0.1:{self.port}"
         self.listener.listen(8)
-        self.port: int = self.listener.getsockname()[1]
-        self.host = f"[::1]:{self.port}" if family == socket.AF_INET6 else f"127.0.0.1:{self.port}"
         self.thread = threading.Thread(target=self._serve, daemon=True)
         self.thread.start()
 
@@ -232,6 +242,9 @@ class ScriptedServer:
     def close(self) -> None:
         with contextlib.suppress(OSError):
             self.listener.close()
+        if self.unix_path is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(self.unix_path)
 
     def __enter__(self) -> ScriptedServer:
         return self

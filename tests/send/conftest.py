@@ -1,0 +1,70 @@
+"""Every scenario of tests/send runs against SMTP (blocking) and AsyncSMTP (asyncio, uvloop).
+
+The async client runs on a loop in a background thread and is driven through the blocking
+API of :mod:`tests.helpers.clients`, so each byte and each result is checked identically.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.helpers.clients import KINDS, LoopThread, make_client
+from tests.helpers.scripted import ScriptedServer
+
+from .support import HELLO, Connect
+
+
+class Loops:
+    """One LoopThread per loop kind, started on first use, stopped at the end of the session."""
+
+    def __init__(self) -> None:
+        self._threads: dict[str, LoopThread] = {}
+
+    def get(self, kind: str) -> LoopThread | None:
+        if kind == "sync":
+            return None
+        if kind not in self._threads:
+            self._threads[kind] = LoopThread(kind)
+        return self._threads[kind]
+
+    def stop(self) -> None:
+        for thread in self._threads.values():
+            thread.stop()
+        self._threads.clear()
+
+
+@pytest.fixture(scope="session")
+def send_loops() -> Iterator[Loops]:
+    running = Loops()
+    yield running
+    running.stop()
+
+
+@pytest.fixture(params=KINDS)
+def kind(request: pytest.FixtureRequest) -> str:
+    """ "sync" (SMTP/LMTP) or "asyncio"/"uvloop" (AsyncSMTP/AsyncLMTP)."""
+    return str(request.param)
+
+
+@pytest.fixture
+def connect(kind: str, send_loops: Loops) -> Iterator[Connect]:
+    """``connect(server, cls="SMTP"|"LMTP", **options)``: a connected client of the test's kind
+    with a fixed hello name and a short timeout (closed at teardown as a safety net)."""
+    made: list[Any] = []
+    runner = send_loops.get(kind)
+
+    def factory(server: ScriptedServer | str | None = None, **options: Any) -> Any:
+        host = server.host if isinstance(server, ScriptedServer) else server
+        cls = options.pop("cls", "SMTP")
+        options.setdefault("hello", HELLO)
+        options.setdefault("timeout", 3)
+        client = make_client(kind, runner, host, cls=cls, **options)
+        made.append(client)
+        return client
+
+    yield factory
+    for client in made:
+        client.close()
