@@ -23,14 +23,18 @@ class _DataFileBase(io.RawIOBase):
         # DataFile dropped by an exception would commit half a message (SPEC A10). A
         # finalizer does no network I/O; the message stays open, and is abandoned by the
         # next close() or quit() on the connection unless the caller ends it with dataend().
-        if not self.closed:
-            warnings.warn(
-                "DataFile was never closed: the message was not ended (close() ends it)",
-                ResourceWarning,
-                stacklevel=2,
-            )
-            self.accepted = False
-            self._mark_closed()
+        _finalize_unclosed(self)
+
+
+def _finalize_unclosed(file: _DataFileBase | _AsyncDataFileBase) -> None:
+    if not file.closed:
+        warnings.warn(
+            "DataFile was never closed: the message was not ended (close() ends it)",
+            ResourceWarning,
+            stacklevel=3,
+        )
+        file.accepted = False
+        file._mark_closed()
 
 
 class _AsyncDataFileBase:
@@ -50,6 +54,10 @@ class _AsyncDataFileBase:
 
     def _mark_closed(self) -> None:
         self._closed = True
+
+    def __del__(self) -> None:
+        # As the blocking DataFile: warn, and never end the message from a finalizer.
+        _finalize_unclosed(self)
 
     async def __aenter__(self) -> Self:
         return self

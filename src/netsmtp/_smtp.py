@@ -280,6 +280,13 @@ class DataFile(_DataFileBase):
             raise OSError(f"datasend failed: {self._smtp.code()} {self._smtp.message()}")
         return len(chunk)
 
+    def writelines(self, lines: Iterable[Any]) -> None:
+        """Write each bytes-like item of ``lines`` in turn (no separators added)."""
+        if self.closed:
+            raise ValueError("write to a closed DataFile")
+        for line in lines:
+            self.write(line)
+
     def close(self) -> None:
         """End the message and record the server's verdict in :attr:`accepted`."""
         if not self.closed:

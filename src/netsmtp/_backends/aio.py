@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import socket
 import ssl
 from typing import Any, cast
@@ -18,6 +19,7 @@ from typing import Any, cast
 from .._exceptions import ConnectError, ConnectionLost, ProtocolError, SMTPTimeout, TLSError
 
 HIGH_WATER = 1024 * 1024
+HANDSHAKE_BACKSTOP = 86400.0  # timeout=None means no limit; the loop insists on one
 
 
 class _SMTPProtocol(asyncio.Protocol):
@@ -83,10 +85,14 @@ class _SMTPProtocol(asyncio.Protocol):
 
 
 async def resolve(host: str, port: int, family: int) -> list[tuple[int, tuple[Any, ...]]]:
+    # socket.getaddrinfo in a worker thread, as asyncio's own loop.getaddrinfo does, and not
+    # the loop's method: uvloop resolves through libuv instead, and the blocking client, the
+    # default loop and uvloop must see the same addresses, in the same order, with the same
+    # errors (SPEC A13: every address is tried in the resolver's order).
     loop = asyncio.get_running_loop()
     try:
-        infos = await loop.getaddrinfo(
-            host, port, family=family, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
+        infos = await loop.run_in_executor(
+            None, socket.getaddrinfo, host, port, family, socket.SOCK_STREAM, socket.IPPROTO_TCP
         )
     except socket.gaierror as exc:
         raise ConnectError(f"cannot resolve {host!r}: {exc.strerror}") from exc
@@ -95,12 +101,63 @@ async def resolve(host: str, port: int, family: int) -> list[tuple[int, tuple[An
     return [(info[0], info[4]) for info in infos]
 
 
-class AsyncStream:
-    """A connected transport, plain or TLS, with bounded waits."""
+def _reason(exc: OSError) -> str:
+    """The OS's words, as the blocking client reports them ("Connection refused"): asyncio's
+    sock_connect puts "Connect call failed (address)" where strerror usually is."""
+    if exc.errno:
+        return os.strerror(exc.errno)
+    return exc.strerror or str(exc)
 
-    def __init__(self, transport: asyncio.Transport, protocol: _SMTPProtocol) -> None:
-        self.transport = transport
-        self.protocol = protocol
+
+class AsyncStream:
+    """A connected transport, plain or TLS, with bounded waits.
+
+    ``open()`` only connects the socket; the asyncio transport is made on first use: by the
+    first read or write, or by the handshake of implicit TLS. Until then nothing is read
+    (transports read eagerly), so, as with the blocking client, an implicit-TLS handshake
+    meets the server's very first bytes: a server answering in plaintext fails it
+    (TLSError) instead of leaving them in the buffer.
+    """
+
+    def __init__(
+        self,
+        transport: asyncio.Transport | None,
+        protocol: _SMTPProtocol | None,
+        sock: socket.socket | None = None,
+    ) -> None:
+        self._transport = transport
+        self._protocol = protocol
+        self._sock = sock  # connected, not attached to a transport yet
+
+    @property
+    def transport(self) -> asyncio.Transport:
+        if self._transport is None:
+            raise ConnectionLost("the connection is not set up")
+        return self._transport
+
+    @property
+    def protocol(self) -> _SMTPProtocol:
+        if self._protocol is None:
+            raise ConnectionLost("the connection is not set up")
+        return self._protocol
+
+    async def _attach(self) -> None:
+        """Wrap the connected socket in a plain transport (on its first read or write)."""
+        if self._transport is not None:
+            return
+        sock, self._sock = self._sock, None
+        if sock is None:
+            raise ConnectionLost("the connection is closed")
+        loop = asyncio.get_running_loop()
+        try:
+            transport, protocol = await loop.create_connection(_SMTPProtocol, sock=sock)
+        except OSError as exc:
+            sock.close()
+            raise ConnectionLost(f"connection failed: {_reason(exc)}") from exc
+        except BaseException:
+            sock.close()
+            raise
+        self._transport, self._protocol = transport, protocol
 
     @classmethod
     async def open(
@@ -121,25 +178,28 @@ class AsyncStream:
                 await loop.sock_connect(sock, sockaddr[0] if unix else sockaddr)
             if not unix:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            transport, protocol = await loop.create_connection(_SMTPProtocol, sock=sock)
         except TimeoutError as exc:
             sock.close()
             raise SMTPTimeout(f"connect timed out after {timeout} s") from exc
         except OSError as exc:
             sock.close()
-            raise ConnectError(exc.strerror or str(exc)) from exc
+            raise ConnectError(_reason(exc)) from exc
         except BaseException:
             sock.close()
             raise
-        return cls(transport, protocol)
+        return cls(None, None, sock)
 
     @property
     def local_address(self) -> str | None:
-        name = self.transport.get_extra_info("sockname")
-        return str(name[0]) if name else None
+        if self._sock is not None:
+            name = self._sock.getsockname()
+        else:
+            name = self.transport.get_extra_info("sockname")
+        return str(name[0]) if name and isinstance(name, tuple) else None
 
     async def read(self, deadline: float | None) -> bytes:
         """Everything received so far (at least one byte), or b"" at EOF."""
+        await self._attach()
         protocol = self.protocol
         if not protocol.buffer and not protocol.eof:
             try:
@@ -157,6 +217,7 @@ class AsyncStream:
         return b""
 
     async def write(self, data: bytes, timeout: float | None) -> None:
+        await self._attach()
         if self.transport.is_closing():
             raise ConnectionLost("write failed: the connection is closed")
         self.transport.write(data)
@@ -171,29 +232,51 @@ class AsyncStream:
     async def start_tls(
         self, context: ssl.SSLContext, server_hostname: str | None, timeout: float | None
     ) -> AsyncStream:
-        if self.protocol.buffer:
-            raise ProtocolError("unread bytes from the server before the TLS handshake (injection?)")
         loop = asyncio.get_running_loop()
+        # The handshake is bounded here, as every other wait: the loop's own
+        # ssl_handshake_timeout aborts with a ConnectionAbortedError (a TLSError, not the
+        # SMTPTimeout the blocking client raises), so it is only a backstop.
+        backstop = HANDSHAKE_BACKSTOP if timeout is None else timeout + 60
+        sock, self._sock = self._sock, None
+        handed_over = False
         try:
-            transport = await loop.start_tls(
-                self.transport,
-                self.protocol,
-                context,
-                server_hostname=server_hostname,
-                ssl_handshake_timeout=timeout,
-            )
+            async with asyncio.timeout(timeout):
+                if sock is not None:  # implicit TLS: the handshake is the first thing on the socket
+                    transport, protocol = await loop.create_connection(
+                        _SMTPProtocol,
+                        sock=sock,
+                        ssl=context,
+                        server_hostname=server_hostname,
+                        ssl_handshake_timeout=backstop,
+                    )
+                    handed_over = True
+                    return AsyncStream(transport, protocol)
+                if self.protocol.buffer:
+                    raise ProtocolError("unread bytes from the server before the TLS handshake (injection?)")
+                upgraded = await loop.start_tls(
+                    self.transport,
+                    self.protocol,
+                    context,
+                    server_hostname=server_hostname,
+                    ssl_handshake_timeout=backstop,
+                )
         except TimeoutError as exc:
             raise SMTPTimeout("TLS handshake timed out") from exc
         except (ssl.SSLError, ssl.CertificateError) as exc:
             raise TLSError(f"TLS handshake failed: {exc}") from exc
-        except (OSError, ConnectionError) as exc:
+        except (OSError, ConnectionError, ValueError) as exc:
             raise TLSError(f"TLS handshake failed: {exc}") from exc
-        if transport is None:  # pragma: no cover - only for a closed transport
+        finally:
+            if sock is not None and not handed_over:
+                sock.close()  # a failed (or cancelled) implicit-TLS handshake
+        if upgraded is None:  # pragma: no cover - only for a closed transport
             raise TLSError("TLS handshake failed: the connection closed")
-        return AsyncStream(transport, self.protocol)
+        return AsyncStream(upgraded, self.protocol)
 
     def tls_info(self) -> tuple[str | None, tuple[str, str, int] | None]:
-        ssl_object = self.transport.get_extra_info("ssl_object")
+        if self._transport is None:
+            return None, None
+        ssl_object = self._transport.get_extra_info("ssl_object")
         if ssl_object is None:
             return None, None
         return ssl_object.version(), ssl_object.cipher()
@@ -212,5 +295,9 @@ class AsyncStream:
         return None
 
     def close(self) -> None:
-        with contextlib.suppress(Exception):
-            self.transport.abort()
+        sock, self._sock = self._sock, None
+        if sock is not None:
+            sock.close()
+        if self._transport is not None:
+            with contextlib.suppress(Exception):
+                self._transport.abort()
