@@ -1,4 +1,4 @@
-"""Small helpers shared by the blocking client's tests."""
+"""Small helpers shared by the client tests (run against SMTP and AsyncSMTP alike)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import socket
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from netsmtp import SMTP
+from tests.helpers import clients
 from tests.helpers.scripted import Peer, ScriptedServer, ehlo_lines
 
 HELLO = "client.test"
@@ -14,7 +14,16 @@ EHLO = f"EHLO {HELLO}\r\n".encode()
 
 
 class Connect(Protocol):
-    def __call__(self, server: ScriptedServer | str | list[str] | None = ..., **options: Any) -> SMTP: ...
+    """Makes a connected client with SMTP's blocking API: a real ``SMTP``, or an ``AsyncSMTP``
+    behind :class:`tests.helpers.clients.AsyncProxy` (hence ``Any``)."""
+
+    def __call__(self, server: ScriptedServer | str | list[str] | None = ..., **options: Any) -> Any: ...
+
+
+def caller_file(smtp: Any, test_file: str) -> str:
+    """Where a warning must point: the test's line for ``SMTP``; for ``AsyncSMTP`` the line that
+    awaited the method, which is the proxy's (``tests/helpers/clients.py``)."""
+    return clients.__file__ if isinstance(smtp, clients.AsyncProxy) else test_file
 
 
 def refused_port() -> int:

@@ -6,11 +6,12 @@ import re
 import socket
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import netsmtp
-from netsmtp import SMTP, ConnectError, GreetingError, SMTPTimeout
+from netsmtp import ConnectError, GreetingError, SMTPTimeout
 from tests.client.support import EHLO, HELLO, Connect, greet, have_ipv6_loopback, refused_port, serve_quit
 from tests.helpers.scripted import Peer, ScriptedServer, ehlo_lines
 
@@ -57,9 +58,9 @@ def test_host_as_keyword_option(scripted: type[ScriptedServer], connect: Connect
     server.join()
 
 
-def test_host_given_twice_is_a_type_error() -> None:
+def test_host_given_twice_is_a_type_error(make: Connect) -> None:
     with pytest.raises(TypeError):
-        SMTP("127.0.0.1:1", host="127.0.0.1:2")
+        make("127.0.0.1:1", host="127.0.0.1:2")
 
 
 def test_host_list_first_refused_second_works(scripted: type[ScriptedServer], connect: Connect) -> None:
@@ -123,14 +124,16 @@ def test_banner_without_text(scripted: type[ScriptedServer], connect: Connect) -
 
 
 @pytest.mark.parametrize("greeting", ["554 5.3.2 no service for you", "421 4.3.2 busy"])
-def test_bad_greeting_raises_greeting_error_and_closes(scripted: type[ScriptedServer], greeting: str) -> None:
+def test_bad_greeting_raises_greeting_error_and_closes(
+    scripted: type[ScriptedServer], greeting: str, make: Connect
+) -> None:
     def script(p: Peer) -> None:
         p.send(greeting + "\r\n")
         assert p.at_eof(), "the client must close after a refused greeting"
 
     server = scripted(script)
     with pytest.raises(GreetingError) as info:
-        SMTP(server.host, hello=HELLO, timeout=2)
+        make(server.host, hello=HELLO, timeout=2)
     server.join()
     assert server.received == b""  # no EHLO, and no QUIT either
     reply = info.value.reply
@@ -159,7 +162,7 @@ def test_bad_greeting_tries_next_host(scripted: type[ScriptedServer], connect: C
     assert second.received == EHLO + b"QUIT\r\n"
 
 
-def test_every_greeting_refused_lists_all_attempts(scripted: type[ScriptedServer]) -> None:
+def test_every_greeting_refused_lists_all_attempts(scripted: type[ScriptedServer], make: Connect) -> None:
     def refuse(p: Peer) -> None:
         p.send("554 go away\r\n")
         assert p.at_eof()
@@ -168,7 +171,7 @@ def test_every_greeting_refused_lists_all_attempts(scripted: type[ScriptedServer
     second = scripted(refuse)
     dead = f"127.0.0.1:{refused_port()}"
     with pytest.raises(GreetingError) as info:
-        SMTP([first.host, dead, second.host], hello=HELLO, timeout=2)
+        make([first.host, dead, second.host], hello=HELLO, timeout=2)
     first.join()
     second.join()
     attempts = info.value.attempts
@@ -178,14 +181,14 @@ def test_every_greeting_refused_lists_all_attempts(scripted: type[ScriptedServer
         assert host in str(info.value)
 
 
-def test_greeting_timeout_raises_smtp_timeout(scripted: type[ScriptedServer]) -> None:
+def test_greeting_timeout_raises_smtp_timeout(scripted: type[ScriptedServer], make: Connect) -> None:
     def script(p: Peer) -> None:
         assert p.at_eof(wait=3), "the client must close after the greeting timed out"
 
     server = scripted(script)
     started = time.monotonic()
     with pytest.raises(SMTPTimeout) as info:
-        SMTP(server.host, hello=HELLO, timeout=0.4)
+        make(server.host, hello=HELLO, timeout=0.4)
     elapsed = time.monotonic() - started
     server.join()
     assert 0.3 < elapsed < 1.5
@@ -195,23 +198,23 @@ def test_greeting_timeout_raises_smtp_timeout(scripted: type[ScriptedServer]) ->
     assert len(info.value.attempts) == 1
 
 
-def test_garbage_greeting_is_a_connect_failure(scripted: type[ScriptedServer]) -> None:
+def test_garbage_greeting_is_a_connect_failure(scripted: type[ScriptedServer], make: Connect) -> None:
     def script(p: Peer) -> None:
         p.send("hello there\r\n")
         assert p.at_eof()
 
     server = scripted(script)
     with pytest.raises(ConnectError) as info:
-        SMTP(server.host, hello=HELLO, timeout=2)
+        make(server.host, hello=HELLO, timeout=2)
     server.join()
     assert server.received == b""
     assert "ProtocolError" in str(info.value)
 
 
-def test_server_closes_before_greeting(scripted: type[ScriptedServer]) -> None:
+def test_server_closes_before_greeting(scripted: type[ScriptedServer], make: Connect) -> None:
     server = scripted(lambda p: p.close())
     with pytest.raises(ConnectError):
-        SMTP(server.host, hello=HELLO, timeout=2)
+        make(server.host, hello=HELLO, timeout=2)
     server.join()
 
 
@@ -235,7 +238,7 @@ def test_ehlo_5xx_falls_back_to_helo(scripted: type[ScriptedServer], connect: Co
     assert server.received == EHLO + f"HELO {HELLO}\r\n".encode() + b"QUIT\r\n"
 
 
-def test_ehlo_421_does_not_fall_back(scripted: type[ScriptedServer]) -> None:
+def test_ehlo_421_does_not_fall_back(scripted: type[ScriptedServer], make: Connect) -> None:
     def script(p: Peer) -> None:
         p.send("220 test.example\r\n")
         p.expect(EHLO)
@@ -244,7 +247,7 @@ def test_ehlo_421_does_not_fall_back(scripted: type[ScriptedServer]) -> None:
 
     server = scripted(script)
     with pytest.raises(GreetingError) as info:
-        SMTP(server.host, hello=HELLO, timeout=2)
+        make(server.host, hello=HELLO, timeout=2)
     server.join()
     assert server.received == EHLO
     assert info.value.reply is not None
@@ -252,7 +255,7 @@ def test_ehlo_421_does_not_fall_back(scripted: type[ScriptedServer]) -> None:
     assert info.value.reply.text == "4.3.2 shutting down"
 
 
-def test_ehlo_450_does_not_fall_back(scripted: type[ScriptedServer]) -> None:
+def test_ehlo_450_does_not_fall_back(scripted: type[ScriptedServer], make: Connect) -> None:
     def script(p: Peer) -> None:
         p.send("220 test.example\r\n")
         p.expect(EHLO)
@@ -261,13 +264,13 @@ def test_ehlo_450_does_not_fall_back(scripted: type[ScriptedServer]) -> None:
 
     server = scripted(script)
     with pytest.raises(GreetingError) as info:
-        SMTP(server.host, hello=HELLO, timeout=2)
+        make(server.host, hello=HELLO, timeout=2)
     server.join()
     assert server.received == EHLO
     assert info.value.reply is not None and info.value.reply.code == 450
 
 
-def test_ehlo_and_helo_refused(scripted: type[ScriptedServer]) -> None:
+def test_ehlo_and_helo_refused(scripted: type[ScriptedServer], make: Connect) -> None:
     def script(p: Peer) -> None:
         p.send("220 test.example\r\n")
         p.expect(EHLO)
@@ -278,7 +281,7 @@ def test_ehlo_and_helo_refused(scripted: type[ScriptedServer]) -> None:
 
     server = scripted(script)
     with pytest.raises(GreetingError) as info:
-        SMTP(server.host, hello=HELLO, timeout=2)
+        make(server.host, hello=HELLO, timeout=2)
     server.join()
     assert server.received == EHLO + f"HELO {HELLO}\r\n".encode()
     assert info.value.reply is not None
@@ -327,10 +330,10 @@ def test_hello_again_and_helo_fallback_empties_extensions(
 
 
 # ---- failures to connect ------------------------------------------------------------------
-def test_connect_error_lists_each_attempt() -> None:
+def test_connect_error_lists_each_attempt(make: Connect) -> None:
     hosts = [f"127.0.0.1:{refused_port()}", f"127.0.0.1:{refused_port()}"]
     with pytest.raises(ConnectError) as info:
-        SMTP(hosts, hello=HELLO, timeout=2)
+        make(hosts, hello=HELLO, timeout=2)
     assert not isinstance(info.value, GreetingError)
     assert isinstance(info.value, ConnectionError)
     attempts = info.value.attempts
@@ -393,35 +396,37 @@ def test_environment_wins_over_config_file(
     server.join()
 
 
-def test_nothing_configured_says_how_to_configure(no_config: Path) -> None:
+def test_nothing_configured_says_how_to_configure(no_config: Path, make: Connect) -> None:
     with pytest.raises(ConnectError) as info:
-        SMTP(hello=HELLO)
+        make(hello=HELLO)
     text = str(info.value)
     assert "NETSMTP_HOSTS" in text
     assert str(no_config / "netsmtp" / "config.toml") in text
     assert "smtp_hosts" in text
 
 
-def test_malformed_config_file_is_reported(no_config: Path) -> None:
+def test_malformed_config_file_is_reported(no_config: Path, make: Connect) -> None:
     (no_config / "netsmtp").mkdir()
     (no_config / "netsmtp" / "config.toml").write_text("smtp_hosts = [\n")
     with pytest.raises(ValueError, match=r"config\.toml"):
-        SMTP(hello=HELLO)
+        make(hello=HELLO)
 
 
 # ---- options --------------------------------------------------------------------------------
 @pytest.mark.parametrize("option", ["bogus", "hostname", "Timeout_", "SSL_verify_mode"])
-def test_unknown_option_is_a_type_error(option: str) -> None:
+def test_unknown_option_is_a_type_error(option: str, make: Connect) -> None:
     with pytest.raises(TypeError, match=option):
-        SMTP(f"127.0.0.1:{refused_port()}", **{option: 1})
+        make(f"127.0.0.1:{refused_port()}", **{option: 1})
 
 
-def test_option_given_in_both_spellings_is_a_type_error() -> None:
+def test_option_given_in_both_spellings_is_a_type_error(make: Connect) -> None:
     with pytest.raises(TypeError):
-        SMTP(f"127.0.0.1:{refused_port()}", timeout=1, Timeout=2)
+        make(f"127.0.0.1:{refused_port()}", timeout=1, Timeout=2)
 
 
-def test_perl_spellings(scripted: type[ScriptedServer], capsys: pytest.CaptureFixture[str]) -> None:
+def test_perl_spellings(
+    scripted: type[ScriptedServer], capsys: pytest.CaptureFixture[str], make: Connect
+) -> None:
     def script(p: Peer) -> None:
         p.send("220 test.example\r\n")
         p.expect("EHLO perl.test")
@@ -431,7 +436,7 @@ def test_perl_spellings(scripted: type[ScriptedServer], capsys: pytest.CaptureFi
         serve_quit(p)
 
     server = scripted(script)
-    smtp = SMTP(
+    smtp = make(
         Host="127.0.0.1", Port=server.port, Hello="perl.test", Timeout=1, Debug=1, ExactAddresses=True
     )
     try:
@@ -449,26 +454,26 @@ def test_perl_spellings(scripted: type[ScriptedServer], capsys: pytest.CaptureFi
     assert server.received == b"EHLO perl.test\r\nMAIL FROM:<a@example.org>\r\nQUIT\r\n"
 
 
-def test_perl_spelling_send_hello(scripted: type[ScriptedServer]) -> None:
+def test_perl_spelling_send_hello(scripted: type[ScriptedServer], make: Connect) -> None:
     def script(p: Peer) -> None:
         p.send("220 test.example\r\n")
         serve_quit(p)
 
     server = scripted(script)
-    smtp = SMTP(server.host, SendHello=0, Timeout=1)
+    smtp = make(server.host, SendHello=0, Timeout=1)
     assert smtp.quit() is True
     server.join()
     assert server.received == b"QUIT\r\n"
 
 
-def test_perl_spelling_timeout_applies(scripted: type[ScriptedServer]) -> None:
+def test_perl_spelling_timeout_applies(scripted: type[ScriptedServer], make: Connect) -> None:
     def script(p: Peer) -> None:
         greet(p)
         p.expect("NOOP")
         assert p.at_eof(wait=3)
 
     server = scripted(script)
-    smtp = SMTP(server.host, Hello=HELLO, Timeout=0.3)
+    smtp = make(server.host, Hello=HELLO, Timeout=0.3)
     started = time.monotonic()
     assert smtp.noop() is False
     assert time.monotonic() - started < 1.0
@@ -515,22 +520,24 @@ def test_family_inet(scripted: type[ScriptedServer], connect: Connect, spelling:
     server.join()
 
 
-def test_family_inet6_cannot_reach_an_ipv4_literal() -> None:
+def test_family_inet6_cannot_reach_an_ipv4_literal(make: Connect) -> None:
     with pytest.raises(ConnectError) as info:
-        SMTP(f"127.0.0.1:{refused_port()}", hello=HELLO, timeout=1, family=socket.AF_INET6)
+        make(f"127.0.0.1:{refused_port()}", hello=HELLO, timeout=1, family=socket.AF_INET6)
     assert len(info.value.attempts) == 1
 
 
-def test_bad_family_is_rejected() -> None:
+def test_bad_family_is_rejected(make: Connect) -> None:
     with pytest.raises(ValueError):
-        SMTP("127.0.0.1:1", family=socket.AF_UNIX)
+        make("127.0.0.1:1", family=socket.AF_UNIX)
 
 
 @pytest.mark.parametrize("hello", ["a\r\nMAIL FROM:<x>", "a\nb", "a\x00", "two words"])
-def test_bad_hello_option_is_rejected_before_connecting(scripted: type[ScriptedServer], hello: str) -> None:
+def test_bad_hello_option_is_rejected_before_connecting(
+    scripted: type[ScriptedServer], hello: str, make: Connect
+) -> None:
     server = scripted(plain_session)
     with pytest.raises(ValueError):
-        SMTP(server.host, hello=hello, timeout=1)
+        make(server.host, hello=hello, timeout=1)
     server.close()
     assert server.received == b""
 
@@ -545,13 +552,13 @@ def ehlo_name(server: ScriptedServer) -> str:
     return line[5:]
 
 
-def test_default_hello_is_fqdn_or_address_literal(scripted: type[ScriptedServer]) -> None:
+def test_default_hello_is_fqdn_or_address_literal(scripted: type[ScriptedServer], make: Connect) -> None:
     def script(p: Peer) -> None:
         p.greet_ehlo()
         serve_quit(p)
 
     server = scripted(script)
-    with SMTP(server.host, timeout=2):
+    with make(server.host, timeout=2):
         pass
     server.join()
     name = ehlo_name(server)
@@ -559,7 +566,7 @@ def test_default_hello_is_fqdn_or_address_literal(scripted: type[ScriptedServer]
 
 
 def test_default_hello_without_fqdn_is_local_address_literal(
-    scripted: type[ScriptedServer], monkeypatch: pytest.MonkeyPatch
+    scripted: type[ScriptedServer], monkeypatch: pytest.MonkeyPatch, make: Connect
 ) -> None:
     monkeypatch.setattr(netsmtp._hostname, "_fqdn", lambda: "localhost")
 
@@ -568,14 +575,14 @@ def test_default_hello_without_fqdn_is_local_address_literal(
         serve_quit(p)
 
     server = scripted(script)
-    with SMTP(server.host, timeout=2):
+    with make(server.host, timeout=2):
         pass
     server.join()
     assert ehlo_name(server) == "[127.0.0.1]"
 
 
 def test_default_hello_uses_dotted_fqdn(
-    scripted: type[ScriptedServer], monkeypatch: pytest.MonkeyPatch
+    scripted: type[ScriptedServer], monkeypatch: pytest.MonkeyPatch, make: Connect
 ) -> None:
     monkeypatch.setattr(netsmtp._hostname, "_fqdn", lambda: "client.example.org")
 
@@ -584,14 +591,16 @@ def test_default_hello_uses_dotted_fqdn(
         serve_quit(p)
 
     server = scripted(script)
-    with SMTP(server.host, timeout=2, hello=""):  # a false hello means the default (Net::SMTP)
+    with make(server.host, timeout=2, hello=""):  # a false hello means the default (Net::SMTP)
         pass
     server.join()
     assert ehlo_name(server) == "client.example.org"
 
 
 @pytest.mark.skipif(not have_ipv6_loopback(), reason="this machine has no IPv6 loopback (::1)")
-def test_default_hello_ipv6_literal(scripted: type[ScriptedServer], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_default_hello_ipv6_literal(
+    scripted: type[ScriptedServer], monkeypatch: pytest.MonkeyPatch, make: Connect
+) -> None:
     monkeypatch.setattr(netsmtp._hostname, "_fqdn", lambda: "localhost")
 
     def script(p: Peer) -> None:
@@ -599,15 +608,15 @@ def test_default_hello_ipv6_literal(scripted: type[ScriptedServer], monkeypatch:
         serve_quit(p)
 
     server = scripted(script, family=socket.AF_INET6)
-    with SMTP(server.host, timeout=2):
+    with make(server.host, timeout=2):
         pass
     server.join()
     assert ehlo_name(server) == "[IPv6:::1]"
 
 
-def test_can_ssl_and_can_inet6() -> None:
-    assert SMTP.can_ssl() is True
-    assert SMTP.can_inet6() is socket.has_ipv6
+def test_can_ssl_and_can_inet6(client_class: type[Any]) -> None:
+    assert client_class.can_ssl() is True
+    assert client_class.can_inet6() is socket.has_ipv6
 
 
 # ---- name resolution (faked, so no DNS is needed) ---------------------------------------------
@@ -628,9 +637,9 @@ def fake_dns(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[tuple[str, int]]
     return table
 
 
-def test_unresolvable_host_is_listed(fake_dns: dict[str, list[tuple[str, int]]]) -> None:
+def test_unresolvable_host_is_listed(fake_dns: dict[str, list[tuple[str, int]]], make: Connect) -> None:
     with pytest.raises(ConnectError) as info:
-        SMTP(["nowhere.test", f"127.0.0.1:{refused_port()}"], hello=HELLO, timeout=1)
+        make(["nowhere.test", f"127.0.0.1:{refused_port()}"], hello=HELLO, timeout=1)
     assert info.value.attempts[0] == (
         "nowhere.test",
         "cannot resolve 'nowhere.test': Name or service not known",

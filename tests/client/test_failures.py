@@ -515,6 +515,9 @@ def test_close_is_idempotent(scripted: type[ScriptedServer], connect: Connect) -
 
 
 def test_garbage_collected_client_warns_and_sends_nothing(scripted: type[ScriptedServer]) -> None:
+    # Sync-only: a finalizer runs on whichever thread collects it, and the proxy's AsyncSMTP
+    # lives on the loop's thread. AsyncSMTP's finalizer is tested on its own loop in
+    # test_async_api.py (test_garbage_collected_client_warns).
     def script(p: Peer) -> None:
         greet(p)
         assert p.read_to_eof() == b""
@@ -534,7 +537,7 @@ def _open_fds() -> int:
 
 
 @pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc/self/fd")
-def test_constructor_failures_leak_no_descriptor(scripted: type[ScriptedServer]) -> None:
+def test_constructor_failures_leak_no_descriptor(scripted: type[ScriptedServer], make: Connect) -> None:
     def bad_greeting(p: Peer) -> None:
         p.send("554 go away\r\n")
         p.read_to_eof()
@@ -559,27 +562,27 @@ def test_constructor_failures_leak_no_descriptor(scripted: type[ScriptedServer])
     before = _open_fds()
     servers = [scripted(s) for s in (bad_greeting, ehlo_helo_refused, stall, tls_refused)]
     with pytest.raises(ConnectError):
-        SMTP(f"127.0.0.1:{refused_port()}", hello=HELLO, timeout=1)
+        make(f"127.0.0.1:{refused_port()}", hello=HELLO, timeout=1)
     with pytest.raises(GreetingError):
-        SMTP(servers[0].host, hello=HELLO, timeout=1)
+        make(servers[0].host, hello=HELLO, timeout=1)
     with pytest.raises(GreetingError):
-        SMTP(servers[1].host, hello=HELLO, timeout=1)
+        make(servers[1].host, hello=HELLO, timeout=1)
     with pytest.raises(SMTPTimeout):
-        SMTP(servers[2].host, hello=HELLO, timeout=0.3)
+        make(servers[2].host, hello=HELLO, timeout=0.3)
     with pytest.raises(ConnectError):  # the default context does not trust the test CA
-        SMTP(servers[3].host, hello=HELLO, timeout=1, ssl=True)
+        make(servers[3].host, hello=HELLO, timeout=1, ssl=True)
     for server in servers:
         server.join()
     gc.collect()
     assert _open_fds() == before
 
 
-def test_connect_timeout_to_unroutable_address() -> None:
+def test_connect_timeout_to_unroutable_address(make: Connect) -> None:
     # A TCP connect that never completes is bounded by the timeout too (SPEC A5); where the
     # network says "unreachable" at once, that is a ConnectError as well.
     started = time.monotonic()
     with pytest.raises(ConnectError):
-        SMTP("10.255.255.1:25", hello=HELLO, timeout=0.3)
+        make("10.255.255.1:25", hello=HELLO, timeout=0.3)
     assert time.monotonic() - started < 2.0
 
 
@@ -647,7 +650,7 @@ def test_quit_with_raise_errors_when_server_is_gone(scripted: type[ScriptedServe
         smtp.noop()
 
 
-def test_timeout_in_constructor_ehlo(scripted: type[ScriptedServer]) -> None:
+def test_timeout_in_constructor_ehlo(scripted: type[ScriptedServer], make: Connect) -> None:
     def script(p: Peer) -> None:
         p.send("220 test.example\r\n")
         p.expect(EHLO)
@@ -656,7 +659,7 @@ def test_timeout_in_constructor_ehlo(scripted: type[ScriptedServer]) -> None:
     server = scripted(script)
     started = time.monotonic()
     with pytest.raises(SMTPTimeout):
-        SMTP(server.host, hello=HELLO, timeout=0.3)
+        make(server.host, hello=HELLO, timeout=0.3)
     assert time.monotonic() - started < 1.0
     server.join()
 
@@ -677,13 +680,13 @@ def test_zero_timeout_means_no_limit(scripted: type[ScriptedServer], connect: Co
 
 
 @pytest.mark.parametrize("timeout", [-1, "10", True])
-def test_bad_timeout(timeout: object) -> None:
+def test_bad_timeout(timeout: object, make: Connect) -> None:
     with pytest.raises(ValueError):
-        SMTP(f"127.0.0.1:{refused_port()}", timeout=timeout)
+        make(f"127.0.0.1:{refused_port()}", timeout=timeout)
 
 
 # ---- 421 at every stage (MS-12) ------------------------------------------------------------------
-STAGES: dict[str, tuple[list[tuple[str, str]], Callable[[SMTP], Any], Any]] = {
+STAGES: dict[str, tuple[list[tuple[str, str]], Callable[[Any], Any], Any]] = {
     "STARTTLS": ([("STARTTLS", "421")], lambda s: s.starttls(), False),
     "MAIL": ([("MAIL FROM:<a@example.org>", "421")], lambda s: s.mail("a@example.org"), False),
     "RCPT": ([("RCPT TO:<b@example.org>", "421")], lambda s: s.to("b@example.org", "c@example.org"), False),

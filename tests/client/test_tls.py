@@ -12,7 +12,6 @@ import pytest
 import trustme
 
 from netsmtp import (
-    SMTP,
     ConnectError,
     ExtensionWarning,
     ProtocolError,
@@ -120,19 +119,21 @@ def _nobody_listens(port: int) -> bool:
 
 
 @pytest.mark.parametrize(("ssl_on", "port"), [(True, 465), (False, 25)])
-def test_default_ports(ssl_on: bool, port: int) -> None:
+def test_default_ports(ssl_on: bool, port: int, make: Connect) -> None:
     if not _nobody_listens(port):
         pytest.skip(f"something listens on 127.0.0.1:{port}")
     with pytest.raises(ConnectError) as info:
-        SMTP("127.0.0.1", ssl=ssl_on, hello=HELLO, timeout=1)
+        make("127.0.0.1", ssl=ssl_on, hello=HELLO, timeout=1)
     assert info.value.attempts[0][0] == f"127.0.0.1 (127.0.0.1 port {port})"
 
 
-def test_implicit_tls_default_context_rejects_unknown_ca(scripted: type[ScriptedServer]) -> None:
+def test_implicit_tls_default_context_rejects_unknown_ca(
+    scripted: type[ScriptedServer], make: Connect
+) -> None:
     """TL-09: with no ssl_context the certificate is verified against the system store."""
     server = scripted(failed_handshake)
     with pytest.raises(ConnectError) as info:
-        SMTP(server.host, ssl=True, hello=HELLO, timeout=2)
+        make(server.host, ssl=True, hello=HELLO, timeout=2)
     server.join()
     assert "TLSError" in info.value.attempts[0][1]
     assert "certificate verify failed" in str(info.value)
@@ -154,7 +155,7 @@ def test_implicit_tls_failure_tries_next_host(
 
 
 def test_implicit_tls_port_answering_in_plaintext(
-    scripted: type[ScriptedServer], client_context: ssl.SSLContext
+    scripted: type[ScriptedServer], client_context: ssl.SSLContext, make: Connect
 ) -> None:
     """TL-08: no fallback to plaintext; nothing but the ClientHello is written."""
 
@@ -164,7 +165,7 @@ def test_implicit_tls_port_answering_in_plaintext(
 
     server = scripted(script)
     with pytest.raises(ConnectError) as info:
-        SMTP(server.host, ssl=True, ssl_context=client_context, hello=HELLO, timeout=2)
+        make(server.host, ssl=True, ssl_context=client_context, hello=HELLO, timeout=2)
     server.join()
     assert "TLSError" in str(info.value)
     assert server.received.startswith(b"\x16\x03")  # a TLS handshake record
@@ -172,12 +173,12 @@ def test_implicit_tls_port_answering_in_plaintext(
 
 
 def test_implicit_tls_handshake_timeout(
-    scripted: type[ScriptedServer], client_context: ssl.SSLContext
+    scripted: type[ScriptedServer], client_context: ssl.SSLContext, make: Connect
 ) -> None:
     server = scripted(lambda p: p.read_to_eof(wait=3))
     started = time.monotonic()
     with pytest.raises(SMTPTimeout):
-        SMTP(server.host, ssl=True, ssl_context=client_context, hello=HELLO, timeout=0.3)
+        make(server.host, ssl=True, ssl_context=client_context, hello=HELLO, timeout=0.3)
     assert time.monotonic() - started < 1.5
     server.join()
 
@@ -411,10 +412,12 @@ def test_starttls_wrong_host_name(
     server.join()
 
 
-def test_implicit_tls_wrong_host_name(scripted: type[ScriptedServer], client_context: ssl.SSLContext) -> None:
+def test_implicit_tls_wrong_host_name(
+    scripted: type[ScriptedServer], client_context: ssl.SSLContext, make: Connect
+) -> None:
     server = scripted(failed_handshake)
     with pytest.raises(ConnectError, match=r"other\.test"):
-        SMTP(server.host, ssl=True, ssl_context=client_context, server_hostname="other.test", timeout=2)
+        make(server.host, ssl=True, ssl_context=client_context, server_hostname="other.test", timeout=2)
     server.join()
 
 
@@ -604,9 +607,9 @@ def test_starttls_then_aiosmtpd(
     assert smtp.quit() is True
 
 
-def test_refused_port_with_tls() -> None:
+def test_refused_port_with_tls(make: Connect) -> None:
     with pytest.raises(ConnectError):
-        SMTP(f"127.0.0.1:{refused_port()}", ssl=True, timeout=1)
+        make(f"127.0.0.1:{refused_port()}", ssl=True, timeout=1)
 
 
 def test_starttls_after_connecting_with_port_option(
@@ -627,9 +630,9 @@ def test_starttls_after_connecting_with_port_option(
     server.join()
 
 
-def test_ssl_context_must_be_a_context() -> None:
+def test_ssl_context_must_be_a_context(make: Connect) -> None:
     with pytest.raises(TypeError):
-        SMTP(f"127.0.0.1:{refused_port()}", ssl=True, ssl_context="insecure")
+        make(f"127.0.0.1:{refused_port()}", ssl=True, ssl_context="insecure")
 
 
 @pytest.mark.skipif(not have_ipv6_loopback(), reason="this machine has no IPv6 loopback (::1)")

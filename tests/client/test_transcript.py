@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import logging
 import ssl
+from typing import Any
 
 import pytest
 
-from netsmtp import SMTP
 from tests.client.support import HELLO, Connect, greet, serve_quit
 from tests.helpers.scripted import Peer, ScriptedServer
 
@@ -23,11 +23,16 @@ def session_script(p: Peer) -> None:
     serve_quit(p)
 
 
-def run_session(smtp: SMTP, server: ScriptedServer) -> None:
+def run_session(smtp: Any, server: ScriptedServer) -> None:
     assert smtp.mail("a@b.example") is True
     assert smtp.data(b"Line1\n.dot\r\nline3\n") is True
     assert smtp.quit() is True
     server.join()
+
+
+def as_class(lines: list[str], client_class: type[Any]) -> list[str]:
+    """The expected lines with the prefix of the class under test (``SMTP>>>`` -> ``AsyncSMTP>>>``)."""
+    return [client_class.__name__ + line[4:] if line.startswith("SMTP") else line for line in lines]
 
 
 EXPECTED = [
@@ -51,13 +56,16 @@ EXPECTED = [
 
 
 def test_debug_writes_transcript_to_stderr(
-    scripted: type[ScriptedServer], connect: Connect, capsys: pytest.CaptureFixture[str]
+    scripted: type[ScriptedServer],
+    connect: Connect,
+    capsys: pytest.CaptureFixture[str],
+    client_class: type[Any],
 ) -> None:
     server = scripted(session_script)
     smtp = connect(server, debug=1)
     run_session(smtp, server)
     captured = capsys.readouterr()
-    assert captured.err.splitlines() == EXPECTED
+    assert captured.err.splitlines() == as_class(EXPECTED, client_class)
     assert captured.out == ""
     assert b"\r\n..dot\r\n" in server.received
 
@@ -76,13 +84,14 @@ def test_logger_gets_every_line_at_debug(
     connect: Connect,
     caplog: pytest.LogCaptureFixture,
     capsys: pytest.CaptureFixture[str],
+    client_class: type[Any],
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="netsmtp.transcript")
     server = scripted(session_script)
     smtp = connect(server)  # debug off: the logger still gets the lines, stderr does not
     run_session(smtp, server)
     records = [r for r in caplog.records if r.name == "netsmtp.transcript"]
-    assert [r.getMessage() for r in records] == EXPECTED
+    assert [r.getMessage() for r in records] == as_class(EXPECTED, client_class)
     assert {r.levelno for r in records} == {logging.DEBUG}
     assert capsys.readouterr().err == ""
 
@@ -98,7 +107,10 @@ def test_logger_above_debug_gets_nothing(
 
 
 def test_debug_level_switch(
-    scripted: type[ScriptedServer], connect: Connect, capsys: pytest.CaptureFixture[str]
+    scripted: type[ScriptedServer],
+    connect: Connect,
+    capsys: pytest.CaptureFixture[str],
+    client_class: type[Any],
 ) -> None:
     def script(p: Peer) -> None:
         greet(p)
@@ -119,11 +131,14 @@ def test_debug_level_switch(
     assert smtp.debug(None) == 0
     assert smtp.quit() is True
     server.join()
-    assert capsys.readouterr().err.splitlines() == ["SMTP>>> NOOP", "SMTP<<< 250 ok"]
+    assert capsys.readouterr().err.splitlines() == as_class(["SMTP>>> NOOP", "SMTP<<< 250 ok"], client_class)
 
 
 def test_datasend_and_bdat_lines(
-    scripted: type[ScriptedServer], connect: Connect, capsys: pytest.CaptureFixture[str]
+    scripted: type[ScriptedServer],
+    connect: Connect,
+    capsys: pytest.CaptureFixture[str],
+    client_class: type[Any],
 ) -> None:
     def script(p: Peer) -> None:
         greet(p, "CHUNKING")
@@ -146,26 +161,30 @@ def test_datasend_and_bdat_lines(
     assert smtp.bdatlast(b"one\ntwo\n") is True
     assert smtp.quit() is True
     server.join()
-    assert capsys.readouterr().err.splitlines() == [
-        "SMTP>>> first",
-        "SMTP>>> .second",
-        "SMTP>>> .",
-        "SMTP<<< 250 ok",
-        "SMTP>>> BDAT 8 LAST",
-        "SMTP>>> one",
-        "SMTP>>> two",
-        "SMTP<<< 250 done",
-        "SMTP>>> QUIT",
-        "SMTP<<< 221 2.0.0 bye",
-    ]
+    assert capsys.readouterr().err.splitlines() == as_class(
+        [
+            "SMTP>>> first",
+            "SMTP>>> .second",
+            "SMTP>>> .",
+            "SMTP<<< 250 ok",
+            "SMTP>>> BDAT 8 LAST",
+            "SMTP>>> one",
+            "SMTP>>> two",
+            "SMTP<<< 250 done",
+            "SMTP>>> QUIT",
+            "SMTP<<< 221 2.0.0 bye",
+        ],
+        client_class,
+    )
 
 
-def test_subclass_name_in_prefix(scripted: type[ScriptedServer], capsys: pytest.CaptureFixture[str]) -> None:
-    class Mailer(SMTP):
-        pass
+def test_subclass_name_in_prefix(
+    scripted: type[ScriptedServer], make: Connect, client_class: type[Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    mailer = type("Mailer", (client_class,), {})  # class Mailer(SMTP) / class Mailer(AsyncSMTP)
 
     server = scripted(lambda p: (greet(p), serve_quit(p)))
-    with Mailer(server.host, hello=HELLO, timeout=2, debug=1):
+    with make(server, cls=mailer, hello=HELLO, timeout=2, debug=1):
         pass
     server.join()
     lines = capsys.readouterr().err.splitlines()
@@ -178,6 +197,7 @@ def test_transcript_continues_inside_tls(
     connect: Connect,
     capsys: pytest.CaptureFixture[str],
     client_context: ssl.SSLContext,
+    client_class: type[Any],
 ) -> None:
     def script(p: Peer) -> None:
         greet(p, "STARTTLS")
@@ -194,11 +214,14 @@ def test_transcript_continues_inside_tls(
     assert smtp.quit() is True
     server.join()
     lines = capsys.readouterr().err.splitlines()
-    assert lines[-6:] == [
-        "SMTP>>> STARTTLS",
-        "SMTP<<< 220 go",
-        f"SMTP>>> EHLO {HELLO}",
-        "SMTP<<< 250 secure.example",
-        "SMTP>>> QUIT",
-        "SMTP<<< 221 2.0.0 bye",
-    ]
+    assert lines[-6:] == as_class(
+        [
+            "SMTP>>> STARTTLS",
+            "SMTP<<< 220 go",
+            f"SMTP>>> EHLO {HELLO}",
+            "SMTP<<< 250 secure.example",
+            "SMTP>>> QUIT",
+            "SMTP<<< 221 2.0.0 bye",
+        ],
+        client_class,
+    )

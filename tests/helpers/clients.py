@@ -136,14 +136,19 @@ class AsyncFileProxy:
 
 
 def make_client(
-    kind: str, runner: LoopThread | None, host: Any = None, *, cls: str = "SMTP", **options: Any
+    kind: str, runner: LoopThread | None, host: Any = None, /, *, cls: str | type = "SMTP", **options: Any
 ) -> Any:
-    """Connect a client of ``kind`` ("sync", "asyncio", "uvloop") exactly as a user would."""
+    """Connect a client of ``kind`` ("sync", "asyncio", "uvloop") exactly as a user would.
+
+    ``cls`` names the class ("SMTP", "LMTP": the async twin is "Async" + name) or is a
+    class of the right kind itself (a subclass of SMTP, or of AsyncSMTP). ``host`` is
+    positional only, so ``host=...`` among the options is passed on as the option.
+    """
     if kind == "sync":
-        sync_cls = getattr(netsmtp, cls)
+        sync_cls = getattr(netsmtp, cls) if isinstance(cls, str) else cls
         return sync_cls(host, **options) if host is not None else sync_cls(**options)
     assert runner is not None
-    async_cls = getattr(netsmtp, "Async" + cls)
+    async_cls = getattr(netsmtp, "Async" + cls) if isinstance(cls, str) else cls
     client = async_cls(host, **options) if host is not None else async_cls(**options)
     proxy = AsyncProxy(runner, client)
     runner.call(client.connect)
