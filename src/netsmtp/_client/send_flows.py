@@ -21,7 +21,7 @@ from .._exceptions import NotSupportedError, SendError
 from .._message import CHUNK, PreparedMessage, prepare
 from .requests import Flow, Write
 from .state import pseudo_reply
-from .transaction_flows import TransactionFlows, _check_text
+from .transaction_flows import _JOIN_LIMIT, TransactionFlows, _check_text
 
 # SPEC A15: up to this size the body rides with the envelope (BDAT LAST in the same write).
 INLINE_BDAT_LIMIT = 1024 * 1024
@@ -33,8 +33,10 @@ BDAT_WINDOW = 16
 class SendResult:
     """What happened to one message: per-recipient replies and the data-phase reply.
 
-    ``accepted`` and ``refused`` map each recipient (as given) to its reply; for LMTP a
-    recipient accepted at RCPT but refused after the data is in ``refused`` with that reply.
+    ``accepted`` maps each recipient that got the message (as given) to its RCPT reply
+    (LMTP: to its reply after the data). ``refused`` maps every other recipient to the reply
+    that refused it: its RCPT reply, or, when the message itself was refused after the
+    recipient was accepted (DATA, a BDAT chunk, the end of the data), that refusal.
     ``reply`` is the reply that ended the data phase (None if it was never reached).
     """
 
@@ -94,18 +96,19 @@ class SendFlows(TransactionFlows):
             _check_text(whole)
 
         result = SendResult(prepared.sender)
-        pipelining = caps is not None and "PIPELINING" in caps and self._options.pipelining
+        pipelining = self._pipelining()
         if pipelining:
             batch = [self._queue(mail_line)] + [self._queue(line) for line in rcpt_lines]
             inline = chunking and whole is not None and len(whole) <= INLINE_BDAT_LIMIT
             if inline:
                 assert whole is not None
-                batch.append(self._queue_bdat(whole, last=True, result=result))
+                batch.append(self._queue_bdat(whole, last=True))
             elif not chunking:
                 batch.append(self._queue(b"DATA\r\n"))
             yield Write(b"".join(batch))
             yield from self._read_envelope(result, prepared)
             if inline:
+                self._expect_final_extras(result)  # known only now (LMTP: one per recipient)
                 final = yield from self._read_final()
                 if not result.accepted:
                     result.reply = final
@@ -117,11 +120,14 @@ class SendFlows(TransactionFlows):
         else:
             yield from self._send(mail_line)
             result.mail_reply = yield from self._read()
+            self._stop_if_closed(result, result.mail_reply, prepared.recipients)
             if not result.mail_reply.is_positive:
                 raise SendError(f"MAIL refused: {result.mail_reply}", result)
-            for recipient, line in zip(prepared.recipients, rcpt_lines, strict=True):
+            for index, (recipient, line) in enumerate(zip(prepared.recipients, rcpt_lines, strict=True)):
                 yield from self._send(line)
-                self._record(result, recipient, (yield from self._read()))
+                reply = yield from self._read()
+                self._record(result, recipient, reply)
+                self._stop_if_closed(result, reply, prepared.recipients[index + 1 :])
         if not result.accepted:
             return (yield from self._nothing_accepted(result))
         if chunking:
@@ -130,14 +136,16 @@ class SendFlows(TransactionFlows):
         return (yield from self._after_data_reply(result, prepared, (yield from self._read())))
 
     # ---- pieces -----------------------------------------------------------------------------
-    def _queue_bdat(self, chunk: bytes, last: bool, result: SendResult | None = None) -> bytes:
+    def _queue_bdat(self, chunk: bytes, last: bool) -> bytes:
         frame = self._session.bdat(chunk, last)
-        if last and result is not None:
-            for _ in range(self._final_replies_extra(result)):
-                self._session.expect_reply("BDAT LAST")
         if self._transcript.active:
             self._transcript.line(">>>", f"BDAT {len(chunk)}{' LAST' if last else ''}")
         return frame
+
+    def _expect_final_extras(self, result: SendResult) -> None:
+        """Await the replies to the end of the message beyond the first (LMTP)."""
+        for _ in range(self._final_replies_extra(result)):
+            self._session.expect_reply("BDAT LAST")
 
     def _final_replies_extra(self, result: SendResult) -> int:
         """Replies to the end of a message beyond the first (LMTP: one per accepted recipient)."""
@@ -148,18 +156,34 @@ class SendFlows(TransactionFlows):
 
     def _read_envelope(self, result: SendResult, prepared: PreparedMessage) -> Flow[None]:
         result.mail_reply = yield from self._read()
-        for recipient in prepared.recipients:
+        self._stop_if_closed(result, result.mail_reply, prepared.recipients)
+        for index, recipient in enumerate(prepared.recipients):
             reply = yield from self._read()
             if result.mail_reply.is_positive:
                 self._record(result, recipient, reply)
             else:  # RFC 2920 §3: RCPTs after a refused MAIL count for nothing
                 result.refused[recipient] = reply
+            self._stop_if_closed(result, reply, prepared.recipients[index + 1 :])
+
+    def _stop_if_closed(self, result: SendResult, reply: Reply, unanswered: Iterable[str]) -> None:
+        """A reply that closed the session (421) refuses the message for everyone."""
+        if not self._session.closed:
+            return
+        for recipient in unanswered:
+            result.refused[recipient] = reply
+        _refuse_all(result, reply)
+        raise SendError(f"message not sent: the server closed the connection: {reply}", result)
+
+    def _reset(self) -> Flow[None]:
+        """RSET, so that no half-done transaction is left behind (if the session is open)."""
+        if not self._session.closed:
+            yield from self._send(b"RSET\r\n")
+            yield from self._read()
 
     def _nothing_accepted(self, result: SendResult) -> Flow[SendResult]:
         """No recipient: leave the transaction clean (RSET) and report everything."""
-        if result.mail_reply is not None and result.mail_reply.is_positive and not self._session.closed:
-            yield from self._send(b"RSET\r\n")
-            yield from self._read()
+        if result.mail_reply is not None and result.mail_reply.is_positive:
+            yield from self._reset()
         mail_ok = result.mail_reply is not None and result.mail_reply.is_positive
         what = "every recipient refused" if mail_ok else "MAIL refused"
         raise SendError(f"message not sent: {what}", result)
@@ -171,33 +195,51 @@ class SendFlows(TransactionFlows):
             result.reply = reply
             if not result.accepted:
                 return (yield from self._nothing_accepted(result))
+            _refuse_all(result, reply)
             if result.mail_reply is not None and result.mail_reply.is_positive:
-                yield from self._send(b"RSET\r\n")
-                yield from self._read()
+                yield from self._reset()
             raise SendError(f"DATA refused: {reply}", result)
+        self._nothing_after_354()
         if not result.accepted:
             # RFC 2920 §3: DATA accepted although no RCPT was; end the data at once, so
             # nothing is committed, and let the server refuse the empty transaction.
             yield Write(self._session.end_data(1))
             result.reply = yield from self._read()
             raise SendError("message not sent: every recipient refused", result)
+        pending = b""
         try:
             for chunk in prepared.chunks():
                 encoded = self._session.data(_check_text(chunk))
                 self._transcript.data(chunk)
-                if encoded:
-                    yield Write(encoded)
+                if pending:
+                    yield Write(pending)
+                pending = encoded
         except BaseException:
             self._session.close(" (message abandoned)")
             self._close_transport()
             raise
-        yield Write(self._session.end_data(1 + self._final_replies_extra(result)))
+        tail = self._session.end_data(1 + self._final_replies_extra(result))
         self._transcript.line(">>>", ".")
+        if len(pending) < _JOIN_LIMIT:  # a small message and its end marker: one segment
+            yield Write(pending + tail)
+        else:
+            yield Write(pending)
+            yield Write(tail)
         return (yield from self._finish(result, (yield from self._read_final())))
 
     def _send_bdat(self, result: SendResult, prepared: PreparedMessage) -> Flow[SendResult]:
-        """The message as BDAT chunks, at most BDAT_WINDOW replies outstanding."""
+        """The message as BDAT chunks after the envelope.
+
+        With PIPELINING, up to BDAT_WINDOW chunks are in flight before the oldest reply is
+        read; without it, each chunk waits for its reply. A refused chunk ends the sending
+        (RFC 3030 §2: no further chunk may follow): the replies still due are read, RSET
+        ends the transaction and SendError reports it. Every reply to the earlier chunks
+        is read before ``BDAT LAST``, so the replies to the end of the message (one per
+        recipient for LMTP) are never mixed with a chunk's.
+        """
+        window = BDAT_WINDOW if self._pipelining() else 1
         outstanding = 0
+        failed: Reply | None = None
         chunks: Iterator[bytes] = prepared.chunks()
         pending = next(chunks, b"")
         try:
@@ -206,30 +248,47 @@ class SendFlows(TransactionFlows):
                     yield Write(self._queue_bdat(pending, last=False))
                     outstanding += 1
                 pending = upcoming
-                if outstanding >= BDAT_WINDOW:
-                    self._expect_ok((yield from self._read()), "BDAT")
+                while outstanding >= window:
+                    reply = yield from self._read()
                     outstanding -= 1
+                    failed = failed or (None if reply.is_positive else reply)
+                if failed is not None:
+                    break
         except BaseException:
             self._session.close(" (message abandoned)")
             self._close_transport()
             raise
-        yield Write(self._queue_bdat(pending, last=True, result=result))
-        failed: Reply | None = None
         for _ in range(outstanding):
             reply = yield from self._read()
             failed = failed or (None if reply.is_positive else reply)
-        final = yield from self._read_final()
-        return (yield from self._finish(result, failed or final))
+        if failed is not None:
+            result.reply = failed
+            _refuse_all(result, failed)
+            yield from self._reset()
+            raise SendError(f"message refused: {failed}", result)
+        yield Write(self._queue_bdat(pending, last=True))
+        self._expect_final_extras(result)
+        return (yield from self._finish(result, (yield from self._read_final())))
+
+    def _pipelining(self) -> bool:
+        caps = self._session.capabilities
+        return caps is not None and "PIPELINING" in caps and self._options.pipelining
 
     def _finish(self, result: SendResult, reply: Reply) -> Flow[SendResult]:
         """Record the end-of-data reply (LMTP overrides to read one per recipient)."""
         result.reply = reply
         if not reply.is_positive:
-            for recipient in list(result.accepted):
-                result.refused[recipient] = result.accepted.pop(recipient)
+            _refuse_all(result, reply)
             raise SendError(f"message refused: {reply}", result)
         return result
         yield  # pragma: no cover - makes this a generator like the LMTP override
+
+
+def _refuse_all(result: SendResult, reply: Reply) -> None:
+    """Nobody got the message: every accepted recipient moves to ``refused`` with ``reply``."""
+    for recipient in list(result.accepted):
+        del result.accepted[recipient]
+        result.refused[recipient] = reply
 
 
 def _whole(prepared: PreparedMessage) -> bytes | None:

@@ -20,7 +20,7 @@ from .._core.parameters import (
 )
 from .._core.reply import Reply
 from .._core.session import State
-from .._exceptions import ExtensionWarning, NotSupportedError, ReplyError, UsageError
+from .._exceptions import ExtensionWarning, NotSupportedError, ProtocolError, ReplyError, UsageError
 from .requests import Flow, Write
 from .session_flows import SessionFlows
 from .state import pseudo_reply
@@ -148,6 +148,17 @@ class TransactionFlows(SessionFlows):
         reply = yield from self._command("DATA")
         if reply.code != 354:
             raise ReplyError(reply, "DATA")
+        self._nothing_after_354()
+
+    def _nothing_after_354(self) -> None:
+        """Bytes already received after a 354 answer no command (a reply too many, as in
+        SECURITY MS-14): read after the message, they would be taken as the server's
+        verdict on it. Close before any byte of the message is sent."""
+        if self._session.parser.buffered:
+            self._session.close(" (unsolicited reply after 354)")
+            raise ProtocolError(
+                "the server sent data that answers no command after its 354; connection closed"
+            )
 
     def _data_flow(self, data: MessageData | None) -> Flow[bool]:
         if data is None:
