@@ -41,7 +41,9 @@ PLAIN_TIM = "AUTH PLAIN " + b64("\0tim\0secret")
         (("fe80::1%eth0", 25, 0, 2), False),
         (("localhost", 25), False),  # a name is never trusted: only the connected address
         (("0.0.0.0", 25), False),
-        ("/run/lmtp.sock", False),  # a Unix socket path (no address at all)
+        (("/run/lmtp.sock",), True),  # a Unix-domain socket (LMTP) never leaves the host
+        (("relative.sock",), False),
+        ("/run/lmtp.sock", False),  # not a socket address at all
         ((), False),
         (None, False),
     ],
@@ -456,6 +458,9 @@ def test_custom_mechanism_must_be_offered(scripted: type[ScriptedServer], connec
         (("tim", "secret", ""), ValueError),
         ((Custom("X-SAFE", False), "secret"), TypeError),
         ((object(),), TypeError),
+        (("tim", "secret", Custom("X-SAFE", False)), TypeError),
+        (("tim", "secret", 42), TypeError),
+        (("tim", "secret", ["PLAIN", 1]), TypeError),
         ((Custom("BAD NAME", False),), ValueError),
     ],
 )

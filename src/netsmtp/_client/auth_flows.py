@@ -56,14 +56,17 @@ Credential = str | Callable[[], str]
 
 
 def is_loopback(peer: tuple[Any, ...] | None) -> bool:
-    """True when the connected address is loopback: 127.0.0.0/8, ::1 (or ::ffff:127.x).
+    """True when the connection cannot leave this host: a loopback address (127.0.0.0/8,
+    ::1, ::ffff:127.x) or a Unix-domain socket (LMTP's ``/path``).
 
     The address is the one actually connected to (the socket's peer), never the host name
     the caller gave: a name can resolve anywhere. Tests replace this function to simulate
     a remote host (``monkeypatch.setattr(auth_flows, "is_loopback", ...)``).
     """
-    if not peer or not isinstance(peer[0], str):
+    if not isinstance(peer, tuple) or not peer or not isinstance(peer[0], str):
         return False
+    if len(peer) == 1:
+        return peer[0].startswith("/")  # AF_UNIX: (path,)
     try:
         address = ipaddress.ip_address(peer[0].split("%", 1)[0])
     except ValueError:
@@ -75,7 +78,15 @@ def is_loopback(peer: tuple[Any, ...] | None) -> bool:
 
 def _names(mechanism: str | Sequence[str]) -> list[str]:
     """The caller's mechanism names, upper-cased, in the caller's order, without doubles."""
-    items = _NAME_SEPARATORS.split(mechanism.strip()) if isinstance(mechanism, str) else list(mechanism)
+    if isinstance(mechanism, str):
+        items: list[Any] = _NAME_SEPARATORS.split(mechanism.strip())
+    elif isinstance(mechanism, list | tuple):
+        items = list(mechanism)
+    else:
+        raise TypeError(
+            f"mechanism must be a name or a list of names, not {type(mechanism).__name__} "
+            "(a mechanism object is passed alone: auth(mechanism_object))"
+        )
     names: list[str] = []
     for item in items:
         if not isinstance(item, str):
@@ -236,7 +247,8 @@ class AuthFlows(ClientState):
             if names is None and offered & set(sasl.OAUTH_MECHANISMS):
                 reasons.append("OAuth mechanisms are used only when named (mechanism='XOAUTH2')")
             raise NotSupportedError(self._unusable(offered, reasons), "AUTH")
-        host = self._connected_name if self._connected_name and _printable(self._connected_name) else None
+        connected = self._connected_name
+        host = connected if connected and _printable(connected) and not connected.startswith("/") else None
         peer = self._peer or ()
         port = peer[1] if len(peer) > 1 and isinstance(peer[1], int) else None
         made: list[Mechanism] = []
