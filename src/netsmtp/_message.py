@@ -61,13 +61,39 @@ class PreparedMessage:
                 for start in range(0, len(view), CHUNK):
                     yield bytes(view[start : start + CHUNK])
         elif self.stream is not None:
-            yield from self.stream
+            yield from rechunk(self.stream)
 
     def in_one_piece(self) -> bytes | None:
         """The whole message as one bytes object, if it already is one (no copy)."""
         if self.payload is not None and len(self.payload) == 1 and isinstance(self.payload[0], bytes):
             return self.payload[0]
         return None
+
+
+def rechunk(pieces: Iterable[bytes]) -> Iterator[bytes]:
+    """The bytes of ``pieces`` in chunks of CHUNK octets (the last one shorter), whatever
+    sizes they come in: a generator of lines must not turn into one BDAT (and one reply)
+    per line, nor one huge piece into one huge chunk. Holds at most one chunk."""
+    buffer = bytearray()
+    for piece in pieces:
+        if not buffer and len(piece) == CHUNK and isinstance(piece, bytes):
+            yield piece  # already the right size (a file read by CHUNK): no copy
+            continue
+        view = memoryview(piece)
+        if buffer:
+            room = CHUNK - len(buffer)
+            buffer += view[:room]
+            view = view[room:]
+            if len(buffer) < CHUNK:
+                continue
+            yield bytes(buffer)
+            buffer = bytearray()
+        while len(view) >= CHUNK:
+            yield bytes(view[:CHUNK])
+            view = view[CHUNK:]
+        buffer += view
+    if buffer:
+        yield bytes(buffer)
 
 
 def header_end(raw: bytes) -> int:

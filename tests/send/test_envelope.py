@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from netsmtp._message import CHUNK, PreparedMessage, prepare, strip_bcc
+from netsmtp._message import CHUNK, PreparedMessage, prepare, rechunk, strip_bcc
 
 RAW = (
     b"From: Alice <alice@example.org>\r\n"
@@ -335,3 +335,26 @@ def test_undecodable_address_header_is_refused() -> None:
     assert payload(p) == raw  # the bytes themselves are sent as they are
     with pytest.raises(ValueError, match="From header is not valid UTF-8"):
         prepare(email.message_from_bytes(raw), None, None)
+
+
+@pytest.mark.parametrize(
+    "sizes",
+    [
+        [10] * 300_000,  # lines: gathered
+        [CHUNK] * 3,  # aligned: passed through
+        [3 * CHUNK + 5],  # one huge piece: split
+        [7, CHUNK, CHUNK - 7, 0, 1],
+        [0],
+        [],
+    ],
+    ids=["small", "aligned", "huge", "mixed", "empty-piece", "nothing"],
+)
+def test_rechunk(sizes: list[int]) -> None:
+    pieces = [bytes([i % 251]) * n for i, n in enumerate(sizes)]
+    out = list(rechunk(pieces))
+    assert b"".join(out) == b"".join(pieces)
+    total = sum(sizes)
+    assert [len(c) for c in out] == [CHUNK] * (total // CHUNK) + ([total % CHUNK] if total % CHUNK else [])
+    assert all(type(c) is bytes for c in out)
+    if sizes == [CHUNK] * 3:
+        assert all(a is b for a, b in zip(out, pieces, strict=True))  # no copies
