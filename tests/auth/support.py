@@ -64,3 +64,16 @@ def secret_forms(*secrets: str | bytes) -> list[str]:
 def assert_no_secret(text: str, *secrets: str | bytes) -> None:
     for form in secret_forms(*secrets):
         assert form not in text, f"a secret ({len(form)} characters) leaked"
+
+
+def assert_quiet(p: Peer, wait: float = 0.3) -> None:
+    """Nothing more arrives from the client for ``wait`` seconds (it waits for our reply)."""
+    assert not p.buffer, f"the client sent {p.buffer!r} without waiting for the reply"
+    p.sock.settimeout(wait)
+    try:
+        data = p.sock.recv(1024)
+    except TimeoutError:
+        return
+    finally:
+        p.sock.settimeout(p.server.io_timeout)
+    raise AssertionError(f"the client sent {data!r} without waiting for the reply")

@@ -11,7 +11,7 @@ import pytest
 
 from netsmtp import ProtocolError, SASLError
 from tests.auth.conftest import Connect
-from tests.auth.support import b64, closed_now, greet, serve_quit
+from tests.auth.support import assert_quiet, b64, closed_now, greet, serve_quit
 from tests.helpers.scripted import Peer, ScriptedServer
 
 CRAM_CHALLENGE = b64("<1.2@test.example>")
@@ -102,6 +102,30 @@ def test_535_raises_reply_error(scripted: type[ScriptedServer], connect: Connect
         smtp.auth("tim", "secret")
     assert info.value.reply.code == 535
     assert info.value.command == "AUTH"
+    smtp.quit()
+    server.join()
+
+
+def test_auth_is_a_synchronisation_point(scripted: type[ScriptedServer], connect: Connect) -> None:
+    # SECURITY AU-06: even with PIPELINING, nothing follows an AUTH line before its reply,
+    # and nothing follows a response before the next challenge or the final reply.
+    def script(p: Peer) -> None:
+        greet(p, "PIPELINING", "AUTH CRAM-MD5 PLAIN")
+        p.expect("AUTH CRAM-MD5")
+        assert_quiet(p)
+        p.reply("504 5.5.4 no")
+        p.expect("AUTH PLAIN " + b64("\0tim\0secret"))
+        assert_quiet(p)
+        p.reply("334 ")
+        p.expect("*")  # PLAIN expects no challenge
+        assert_quiet(p)
+        p.reply("501 5.7.0 cancelled")
+        serve_quit(p)
+
+    server = scripted(script)
+    smtp = connect(server)
+    assert smtp.auth("tim", "secret") is False
+    assert smtp.code() == 501
     smtp.quit()
     server.join()
 
