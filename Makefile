@@ -14,7 +14,7 @@ $(BIN)/.installed: pyproject.toml
 	touch $@
 
 demo: $(BIN)/.installed
-	$(BIN)/python examples/demo.py
+	$(BIN)/netsmtp demo
 
 unasync: $(BIN)/.installed
 	$(BIN)/python scripts/unasync.py
