@@ -5,7 +5,8 @@ SCRAM-SHA-1, SCRAM-SHA-256 and their ``-PLUS`` forms are the independent server 
 ``scramp`` package, plugged in as aiosmtpd ``auth_<NAME>`` methods (``__`` stands for
 ``-``); CRAM-MD5 is a few lines of hmac. The ``-PLUS`` binding data is computed here from
 the server's own certificate with ``cryptography`` (the hash of its signature algorithm,
-RFC 5929 §4.1), not with netsmtp's code. While TLS is active the plain SCRAM names also
+RFC 5929 §4.1), not with netsmtp's code. XOAUTH2 and OAUTHBEARER accept one token and
+answer any other with the providers' JSON error challenge. While TLS is active the plain SCRAM names also
 know the binding, so a client that says "y" (I could bind, you did not offer -PLUS) is
 refused as RFC 5802 §6 requires: that is how a stripped ``-PLUS`` is detected.
 """
@@ -29,6 +30,7 @@ from cryptography import x509
 
 USER = "testuser"
 PASSWORD = "correct horse battery staple"
+TOKEN = "ya29.a0-the-access-token"
 
 
 def tls_server_end_point(der: bytes) -> bytes:
@@ -56,6 +58,7 @@ class AuthHandler:
     password: str = PASSWORD
     attempts: list[tuple[str, bool]] = field(default_factory=list)  # (mechanism, success)
     gs2_flags: list[str] = field(default_factory=list)
+    oauth_error_answers: list[bytes] = field(default_factory=list)
     messages: list[Delivered] = field(default_factory=list)
 
     # ---- PLAIN, LOGIN (aiosmtpd's own) -----------------------------------------------------
@@ -133,6 +136,34 @@ class AuthHandler:
             return AuthResult(success=False, handled=True)
         self.attempts.append((name, True))
         return AuthResult(success=True, auth_data=self.user)
+
+    # ---- XOAUTH2 and OAUTHBEARER (RFC 7628) -------------------------------------------------------
+    async def auth_XOAUTH2(self, server: Any, args: list[str]) -> AuthResult:
+        return await self._bearer(server, args, "XOAUTH2")
+
+    async def auth_OAUTHBEARER(self, server: Any, args: list[str]) -> AuthResult:
+        return await self._bearer(server, args, "OAUTHBEARER")
+
+    async def _bearer(self, server: Any, args: list[str], name: str) -> AuthResult:
+        message = base64.b64decode(args[1], validate=True) if len(args) > 1 else b""
+        fields = dict(
+            f.split(b"=", 1) for f in message.split(b"\x01") if b"=" in f and not f.startswith(b"n,")
+        )
+        if name == "XOAUTH2":
+            user = fields.get(b"user", b"").decode()
+        else:  # gs2 header "n,a=user,"
+            user = message.split(b",")[1].removeprefix(b"a=").decode() if message.startswith(b"n,") else ""
+        good = user == self.user and fields.get(b"auth") == b"Bearer " + TOKEN.encode()
+        self.attempts.append((name, good))
+        if good:
+            return AuthResult(success=True, auth_data=user)
+        # The provider's way: a JSON error in a 334, one more client line, then the 535.
+        error = b'{"status":"401","schemes":"bearer","scope":"https://mail.example/"}'
+        answer = await server.challenge_auth(error)
+        if answer is MISSING:
+            return AuthResult(success=False, handled=True)
+        self.oauth_error_answers.append(answer)
+        return AuthResult(success=False, handled=False)
 
     # ---- delivery ---------------------------------------------------------------------------
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:

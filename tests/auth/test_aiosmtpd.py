@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import pytest
 import trustme
 
-from tests.auth.aiosmtpd_auth import PASSWORD, USER, AuthServer, start
+from tests.auth.aiosmtpd_auth import PASSWORD, TOKEN, USER, AuthServer, start
 from tests.auth.conftest import Connect
 
 pytest.importorskip("scramp")
@@ -169,4 +169,38 @@ def test_channel_binding_is_the_server_certificate(
     assert binding is not None
     assert binding.kind == "tls-server-end-point"
     assert binding.data == server.handler.binding  # computed independently (cryptography)
+    smtp.quit()
+
+
+@pytest.mark.parametrize(("mechanism", "error_answer"), [("XOAUTH2", b""), ("OAUTHBEARER", b"\x01")])
+def test_oauth(
+    server: AuthServer, connect: Connect, client_context: ssl.SSLContext, mechanism: str, error_answer: bytes
+) -> None:
+    calls: list[int] = []
+
+    def fresh() -> str:
+        calls.append(1)
+        return TOKEN
+
+    smtp = connect(server.address("starttls"), ssl_context=client_context)
+    assert smtp.starttls() is True
+    assert smtp.auth(USER, "expired-token", mechanism) is False
+    assert smtp.code() == 535
+    assert server.handler.oauth_error_answers == [error_answer]  # the RFC 7628 / Google answer
+    assert smtp.auth(USER, fresh, mechanism) is True
+    assert calls == [1]
+    assert server.handler.attempts == [(mechanism, False), (mechanism, True)]
+    send_one(smtp)
+    smtp.quit()
+    assert server.handler.messages[0].auth == USER
+
+
+def test_oauth_never_chosen_unless_named(
+    server: AuthServer, connect: Connect, client_context: ssl.SSLContext
+) -> None:
+    smtp = connect(server.address("starttls"), ssl_context=client_context)
+    assert smtp.starttls() is True
+    assert "XOAUTH2" in smtp.supports("AUTH")
+    assert smtp.auth(USER, PASSWORD) is True
+    assert server.handler.attempts == [("SCRAM-SHA-256-PLUS", True)]
     smtp.quit()
