@@ -384,3 +384,32 @@ def test_memory_stays_bounded(chunking: bool, megabytes: int) -> None:
     # DATA: the sink hashes the payload up to the end marker (there is no line to un-stuff)
     assert sink.digest.hexdigest() == expected.hexdigest()
     assert peak < 16 * 1024 * 1024, f"peak traced memory {peak / 2**20:.1f} MiB"
+
+
+@pytest.mark.parametrize("chunking", [True, False], ids=["bdat", "data"])
+def test_failing_stream_abandons_the_message(
+    scripted: type[ScriptedServer], connect: Connect, chunking: bool
+) -> None:
+    """A stream that fails half-way must never be committed: no BDAT LAST, no end marker, the
+    connection is dropped (RFC 5321 §3.8) and the caller's exception comes out unchanged."""
+
+    def generator() -> Iterator[bytes]:
+        yield HEAD + b"y" * (2 * CHUNK)
+        raise RuntimeError("disk on fire")
+
+    got: dict[str, bytes] = {}
+
+    def script(p: Peer) -> None:
+        greet(p, "PIPELINING", *(["CHUNKING"] if chunking else []))
+        envelope = ENVELOPE + (b"" if chunking else b"DATA\r\n")
+        assert p.read(len(envelope)) == envelope
+        p.reply("250 ok", "250 ok", "250 ok", *([] if chunking else ["354 go"]))
+        got["rest"] = p.read_to_eof()
+
+    server = scripted(script)
+    smtp = connect(server)
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        smtp.send_message(generator())
+    server.join()
+    assert b"LAST" not in got["rest"] and not got["rest"].endswith(b"\r\n.\r\n")
+    assert smtp.noop() is False  # the connection is gone
