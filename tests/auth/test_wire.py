@@ -282,3 +282,24 @@ def test_caller_order_for_several_names(scripted: type[ScriptedServer], connect:
     assert smtp.auth(TIM, TANSTAAF, mechanism="LOGIN PLAIN") is True
     smtp.quit()
     server.join()
+
+
+def test_long_oauth_token_waits_for_334(scripted: type[ScriptedServer], connect: Connect) -> None:
+    # Microsoft 365 access tokens run to a couple of kilobytes: "AUTH XOAUTH2 <blob>" would
+    # pass 512 octets, so the blob goes after the server's empty 334 (RFC 4954 §4, CI-08).
+    token = "eyJ0eXAiOiJKV1QiLCJub25jZSI6" + "A" * 2000
+    blob = b64(f"user=me@contoso.com\x01auth=Bearer {token}\x01\x01")
+
+    def script(p: Peer) -> None:
+        greet(p, "AUTH LOGIN XOAUTH2")
+        p.expect("AUTH XOAUTH2")
+        p.reply("334 ")
+        p.expect(blob)
+        p.reply("235 2.7.0 Authentication successful")
+        serve_quit(p)
+
+    server = scripted(script)
+    smtp = connect(server)
+    assert smtp.auth("me@contoso.com", token, mechanism="XOAUTH2") is True
+    smtp.quit()
+    server.join()
