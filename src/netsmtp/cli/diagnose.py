@@ -225,6 +225,7 @@ def render(report: ProbeReport) -> str:
             else f"{size} ({size / 1048576:.1f} MiB)"
         )
         out += _row("SIZE", shown)
-    for finding in report.findings[1:] if report.findings else []:
-        out += _row(finding.severity, finding.sentence)
+    for finding in report.findings:
+        if finding.sentence != report.diagnosis:
+            out += _row(finding.severity, finding.sentence)
     return out + f"\ndiagnosis: {report.diagnosis}\n"

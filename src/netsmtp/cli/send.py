@@ -27,7 +27,16 @@ ssl = implicit TLS from the first byte; none = never. Certificates are verified 
 the system's CAs, or only --cafile's; --insecure turns that off (loudly).
 
 The password for --auth comes from --password-file, else $NETSMTP_PASSWORD, else a prompt
-that does not echo.
+that does not echo. Without --from, the sender is you@this-host; with --message FILE.eml the
+envelope comes from the file's headers unless --from/--to are given (Bcc is removed).
+
+--quit-after STAGE stops (with QUIT) once that stage succeeded: connect (greeting read),
+tls (handshake done), ehlo, auth, mail (MAIL FROM accepted), rcpt (recipients accepted),
+data (354 received; the connection is then dropped, so no message is committed).
+
+--count N sends N messages over one session (set up again if the connection breaks) and
+prints messages/s and failures; the transcript shows the first message, a progress bar
+runs on a terminal.
 """
 
 EXAMPLES = """\
@@ -109,7 +118,7 @@ def add_parser(subparsers: Any) -> None:
         "--quit-after",
         choices=STAGE_ORDER,
         metavar="STAGE",
-        help="stop after a stage: " + ", ".join(STAGE_ORDER) + " (data: DATA accepted, message abandoned)",
+        help="stop after a stage: " + ", ".join(STAGE_ORDER),
     )
     run_.add_argument(
         "--count", type=int, default=1, metavar="N", help="load test: send N messages, then a summary"

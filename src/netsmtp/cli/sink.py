@@ -66,6 +66,7 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--count", type=int, metavar="N", help="exit after N messages")
     p.add_argument("--show", action="store_true", help="also print each message received")
     p.add_argument("--json", action="store_true", help="one JSON object per line instead of text")
+    p.add_argument("-v", "--verbose", action="store_true", help="show aiosmtpd's log (session errors)")
     p.set_defaults(run=run)
 
 
@@ -117,6 +118,7 @@ def _config(args: argparse.Namespace) -> SinkConfig:
         allow_insecure_auth=args.allow_insecure_auth,
         count=args.count,
         ca_out=args.ca_out,
+        verbose=args.verbose,
     )
 
 

@@ -56,6 +56,7 @@ class SinkConfig:
     count: int | None = None
     ca_out: str | None = None
     hostname: str = "localhost"
+    verbose: bool = False  # show aiosmtpd's own log (session errors, tracebacks)
 
 
 @dataclass
@@ -251,7 +252,8 @@ class SinkServer:
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._stopping = asyncio.Event()
-        logging.getLogger("mail.log").setLevel(logging.ERROR)
+        if not self.config.verbose:  # aiosmtpd logs a traceback for each failed client handshake
+            logging.getLogger("mail.log").setLevel(logging.CRITICAL)
         self._server = await self._loop.create_server(self._protocol, self.config.host, self.config.port)
         sockname = self._server.sockets[0].getsockname()
         self.address = (str(sockname[0]), int(sockname[1]))

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TextIO
@@ -78,8 +79,8 @@ class Transcript(logging.Handler):
         for secret in self.secrets:
             if secret in text:
                 text = text.replace(secret, "<redacted>")
-                if not self.leaked and self.stream is not None:
-                    self.stream.write(LEAK_WARNING + "\n")
+                if not self.leaked:
+                    sys.stderr.write(LEAK_WARNING + "\n")
                 self.leaked = True
         return text
 
