@@ -3,6 +3,11 @@
 Cancellation is safe by construction: a cancelled operation may have written half a
 command or be between a command and its reply, so the connection is closed before the
 ``CancelledError`` propagates — never left desynchronised.
+
+One operation at a time: a call made while another is still running on the same object
+(``asyncio.gather(smtp.noop(), smtp.verify(x))``) raises ``UsageError`` and writes
+nothing; the running one carries on. Interleaved, the two would write their commands and
+then read each other's replies.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from typing import Any, TypeVar
 from ._backends.aio import AsyncStream, resolve
 from ._client.requests import Close, Flow, Open, ReadReply, Request, Resolve, StartTLS, Write
 from ._client.state import ClientState
-from ._exceptions import ConnectionLost, SMTPError
+from ._exceptions import ConnectionLost, SMTPError, UsageError
 
 T = TypeVar("T")
 F = TypeVar("F")
@@ -25,8 +30,15 @@ class AsyncDriver(ClientState):
     """Runs operation generators with asyncio."""
 
     _stream: AsyncStream | None = None
+    _busy = False
 
     async def _drive(self, flow: Flow[T]) -> T:
+        if self._busy:
+            flow.close()
+            raise UsageError(
+                "another operation is still running on this connection: await it before the next call"
+            )
+        self._busy = True
         result: Any = None
         error: BaseException | None = None
         try:
@@ -45,6 +57,8 @@ class AsyncDriver(ClientState):
             self._close_transport()
             flow.close()
             raise
+        finally:
+            self._busy = False
 
     async def _run(self, flow: Flow[T], failure: F) -> T | F:
         """Run a public operation with Net::SMTP's conventions (false on failure)."""
