@@ -27,6 +27,19 @@ KINDS = ("sync", "asyncio", "uvloop")
 RUN_TIMEOUT = 60.0
 
 
+LOOP_KINDS = ("asyncio", "uvloop")
+
+
+def run_loop(kind: str, coro: Coroutine[Any, Any, Any]) -> Any:
+    """``asyncio.run(coro)`` on the default loop or on uvloop: for tests that use AsyncSMTP natively."""
+    if kind == "uvloop":
+        import uvloop
+
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            return runner.run(coro)
+    return asyncio.run(coro)
+
+
 class LoopThread:
     """An event loop (asyncio or uvloop) running forever in a daemon thread."""
 
