@@ -56,3 +56,17 @@ def test_version_and_console_script() -> None:
         check=False,
     )
     assert out.returncode == 0 and out.stdout.strip() == f"netsmtp {__version__}"
+
+
+def test_sink_and_demo_say_which_extra_is_missing(netsmtp: Run, tmp_path) -> None:
+    blocked = tmp_path / "blocked"
+    (blocked / "aiosmtpd").mkdir(parents=True)
+    (blocked / "aiosmtpd" / "__init__.py").write_text("raise ImportError('not installed (test)')\n")
+    env = {"PYTHONPATH": str(blocked)}
+    for command in (["sink"], ["demo"]):
+        r = netsmtp(*command, env=env)
+        assert r.code == 1, r
+        assert "need aiosmtpd and trustme: pip install 'netsmtp[sink]'" in r.err
+        assert "Traceback" not in r.err
+    # send and probe need nothing beyond the standard library
+    assert netsmtp("send", "--help", env=env).code == 0

@@ -367,3 +367,33 @@ def test_progress_bar_only_on_a_terminal(
     assert b"\r5/5 [##############################]" in seen
     assert b"msg/s  0 failed" in seen
     assert proc.stdout.decode().startswith("sent 5 of 5 messages in ")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--server", "mail.example.org:99999", "--to", "a@example.net"],
+        ["--server", "127.0.0.1:9", "--hello", "two words", "--to", "a@example.net"],
+        ["--server", "127.0.0.1:9", "--require-tls", "--tls", "none", "--to", "a@example.net"],
+        ["--server", "127.0.0.1:9", "--cafile", "/nonexistent/ca.pem", "--to", "a@example.net"],
+        ["--server", "127.0.0.1:9", "--body", "x", "--body-file", "/dev/null", "--to", "a@example.net"],
+        ["--server", "127.0.0.1:9", "--count", "2", "--quit-after", "mail", "--to", "a@example.net"],
+        ["--server", "127.0.0.1:9"],  # no recipient
+    ],
+)
+def test_usage_errors_are_exit_2_without_a_traceback(netsmtp: Run, args: list[str]) -> None:
+    r = netsmtp("send", *args)
+    assert r.code == 2, r
+    assert "Traceback" not in r.err
+    assert r.err.strip().splitlines()[-1].startswith("netsmtp send: ")
+
+
+def test_invalid_address_in_quit_after_mode_is_a_usage_error(
+    netsmtp: Run, aiosmtpd_server: RunningServer, ca_file: str
+) -> None:
+    r = netsmtp(
+        "send", "-s", aiosmtpd_server.address, "--cafile", ca_file, "--from", "a b@example.org",
+        "--to", "x@example.net", "--quit-after", "rcpt",
+    )  # fmt: skip
+    assert r.code == 2, r
+    assert "Traceback" not in r.err

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 from .. import SMTP, DeliveryUnknown, Reply, ReplyError, SendError, SendResult, SMTPError
 from . import exitcodes
@@ -84,12 +84,16 @@ def send(smtp: SMTP, outgoing: Outgoing, transcript: Transcript, message: Any = 
     return Outcome.of(result)
 
 
-def step_by_step(smtp: SMTP, outgoing: Outgoing, quit_after: str, transcript: Transcript) -> Outcome:
+def step_by_step(smtp: SMTP, outgoing: Outgoing, quit_after: str, transcript: Transcript) -> NoReturn:
     """MAIL, RCPT, DATA one command at a time, stopping after ``quit_after``."""
     try:
-        sender, recipients = outgoing.envelope()
-    except ValueError as exc:
+        _steps(smtp, outgoing, quit_after, transcript)
+    except ValueError as exc:  # an address that can never be sent (checked before any byte)
         raise StageFailure("mail", f"cannot send this message: {exc}", exitcodes.USAGE) from exc
+
+
+def _steps(smtp: SMTP, outgoing: Outgoing, quit_after: str, transcript: Transcript) -> NoReturn:
+    sender, recipients = outgoing.envelope()
     outcome = Outcome(sender)
     if not smtp.mail(sender):
         raise StageFailure("mail", f"MAIL FROM refused: {reply_text(smtp.last_reply)}")

@@ -79,7 +79,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"netsmtp probe: --cafile {args.cafile}: {exc}", file=sys.stderr)
             return exitcodes.USAGE
     mode = args.tls if args.tls != "auto" else ("ssl" if port == 465 else "starttls")
-    report = ProbeReport(target=f"{host}:{port}", host=host, port=port, mode=mode)
+    target = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    report = ProbeReport(target=target, host=host, port=port, mode=mode)
     transcript = Transcript(sys.stderr if args.verbose else None)
     with capture(transcript):
         Prober(report, args).run()

@@ -11,6 +11,7 @@ import sys
 import time
 from typing import Any
 
+from .._hosts import split_host
 from . import deliver, exitcodes, load
 from .message import MessageError, Outgoing, build
 from .session import STAGE_ORDER, QuitAfter, Session, Settings, StageFailure
@@ -161,6 +162,11 @@ def _secrets(user: str | None, password: str | None) -> list[str]:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
+    if args.server:
+        try:
+            split_host(args.server, 25)
+        except ValueError as exc:
+            raise UsageProblem(f"--server: {exc}") from exc
     if args.require_tls and args.tls == "none":
         raise UsageProblem("--require-tls and --tls none contradict each other")
     if args.insecure and args.cafile:

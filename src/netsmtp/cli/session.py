@@ -96,7 +96,11 @@ class Session:
         implicit = smtp.tls_active
         if implicit:
             self._reached("tls")
-        if not smtp.hello(self.settings.hello):
+        try:
+            named = smtp.hello(self.settings.hello)
+        except ValueError as exc:
+            raise StageFailure("ehlo", str(exc), exitcodes.USAGE) from exc
+        if not named:
             raise StageFailure("ehlo", f"EHLO/HELO refused: {smtp.code()} {smtp.message()}")
         if not implicit:
             self._starttls(smtp)
@@ -126,6 +130,8 @@ class Session:
                 send_hello=False,
                 allow_insecure_auth=s.allow_insecure_auth,
             )
+        except ValueError as exc:  # a host or EHLO name that can never be used
+            raise StageFailure("connect", str(exc), exitcodes.USAGE) from exc
         except GreetingError as exc:
             raise StageFailure("ehlo", f"the server refused the session: {exc.reply or exc}") from exc
         except ConnectError as exc:
