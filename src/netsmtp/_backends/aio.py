@@ -75,8 +75,13 @@ class _SMTPProtocol(asyncio.Protocol):
         finally:
             self._reader = None
 
+    @property
+    def write_blocked(self) -> bool:
+        """True while the transport holds more than its high-water mark (flow control)."""
+        return self._paused and not self.eof
+
     async def drain(self) -> None:
-        if self._paused and not self.eof:
+        if self.write_blocked:
             self._writer = asyncio.get_running_loop().create_future()
             try:
                 await self._writer
@@ -221,11 +226,12 @@ class AsyncStream:
         if self.transport.is_closing():
             raise ConnectionLost("write failed: the connection is closed")
         self.transport.write(data)
-        try:
-            async with asyncio.timeout(timeout):
-                await self.protocol.drain()
-        except TimeoutError as exc:
-            raise SMTPTimeout("the server did not accept data within the timeout") from exc
+        if self.protocol.write_blocked:  # most writes are not: no timer to arm and cancel
+            try:
+                async with asyncio.timeout(timeout):
+                    await self.protocol.drain()
+            except TimeoutError as exc:
+                raise SMTPTimeout("the server did not accept data within the timeout") from exc
         if self.protocol.error is not None:
             raise ConnectionLost(f"write failed: {self.protocol.error}") from self.protocol.error
 
