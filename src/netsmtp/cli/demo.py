@@ -19,7 +19,7 @@ from typing import Any
 
 from . import exitcodes
 from .message import build
-from .send import _secrets, transact
+from .send import secret_forms, transact
 from .session import Settings
 from .sink import message_line
 from .sinkserver import SinkConfig, SinkServer, SinkUnavailable, Stored
@@ -114,7 +114,7 @@ def _demo(workdir: Path) -> int:
             user=USER,
             password=password,
         )
-        transcript = Transcript(sys.stdout, secrets=_secrets(USER, password))
+        transcript = Transcript(sys.stdout, secrets=secret_forms(USER, password))
         with capture(transcript):
             report = transact(settings, outgoing, transcript)
     finally:

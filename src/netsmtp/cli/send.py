@@ -151,7 +151,7 @@ def _password(args: argparse.Namespace) -> str:
     )
 
 
-def _secrets(user: str | None, password: str | None) -> list[str]:
+def secret_forms(user: str | None, password: str | None) -> list[str]:
     """The forms a password takes on the wire: masked if they ever reach the transcript."""
     if not password or len(password) < 6:
         return []
@@ -220,7 +220,7 @@ def run(args: argparse.Namespace) -> int:
     transcript = Transcript(
         None if args.quiet else sys.stderr,
         verbose=args.verbose,
-        secrets=_secrets(settings.user, settings.password),
+        secrets=secret_forms(settings.user, settings.password),
         start=started,
     )
     with capture(transcript):

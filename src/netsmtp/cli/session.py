@@ -115,9 +115,14 @@ class Session:
         s = self.settings
         implicit = s.implicit_tls()
         where = ", ".join(s.hosts) if s.hosts else "the configured host(s)"
-        mode = {True: "implicit TLS", False: {"none": "no TLS"}.get(s.tls, "STARTTLS if offered")}[implicit]
-        if s.tls == "starttls" or (s.tls == "auto" and s.require_tls and not implicit):
+        if implicit:
+            mode = "implicit TLS"
+        elif s.tls == "none":
+            mode = "no TLS"
+        elif s.tls == "starttls" or s.require_tls:
             mode = "STARTTLS required"
+        else:
+            mode = "STARTTLS if offered"
         self.transcript.note(f"connecting to {where} ({mode}, timeout {s.timeout:g} s)")
         try:
             self.smtp = SMTP(
