@@ -146,3 +146,23 @@ def unused_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def netsmtp_here(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Run:
+    """``netsmtp.cli.main(args)`` in this process: for fast checks that open no connection."""
+    from netsmtp.cli import main
+
+    for name in [k for k in os.environ if k.startswith("NETSMTP_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+
+    def run(*args: str) -> Result:
+        try:
+            code = main(list(args))
+        except SystemExit as exc:  # argparse: --help, or a bad option
+            code = int(exc.code or 0)
+        captured = capsys.readouterr()
+        return Result(subprocess.CompletedProcess(list(args), code, captured.out, captured.err))
+
+    return run

@@ -27,23 +27,24 @@ def test_demo_sends_through_tls_and_auth_and_shows_the_stored_message(netsmtp: R
     assert "a secret reached" not in out + r.err
 
 
-def test_help_lists_the_commands_and_exit_codes(netsmtp: Run) -> None:
-    r = netsmtp("--help")
+def test_help_lists_the_commands_and_exit_codes(netsmtp_here: Run, monkeypatch) -> None:
+    monkeypatch.setenv("COLUMNS", "100")
+    r = netsmtp_here("--help")
     assert r.code == 0
     for command in ("send", "probe", "sink", "demo"):
         assert re.search(rf"^    {command} +\S", r.out, re.M), command
     for code in ("  0  success", "  3  connection failed", "  6  authentication failed", " 10  partial"):
         assert code in r.out
-    send = netsmtp("send", "--help")
+    send = netsmtp_here("send", "--help")
     assert "--quit-after STAGE stops (with QUIT) once that stage succeeded" in send.out
     assert "NETSMTP_PASSWORD" in send.out and "exit codes:" in send.out
 
 
-def test_no_command_is_a_usage_error(netsmtp: Run) -> None:
-    r = netsmtp()
+def test_no_command_is_a_usage_error(netsmtp: Run, netsmtp_here: Run) -> None:
+    r = netsmtp()  # as `python -m netsmtp`
     assert r.code == 2
     assert "a command is required" in r.err
-    assert netsmtp("frobnicate").code == 2
+    assert netsmtp_here("frobnicate").code == 2
 
 
 def test_version_and_console_script() -> None:

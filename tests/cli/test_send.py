@@ -102,8 +102,8 @@ def test_a_wrong_password_is_exit_6_and_still_not_shown(netsmtp: Run, sink) -> N
     assert PASSWORD not in r.out + r.err
 
 
-def test_auth_without_a_password_source_is_a_usage_error(netsmtp: Run) -> None:
-    r = netsmtp("send", "--server", "127.0.0.1:9", "--auth", "alice", "--to", "you@example.net")
+def test_auth_without_a_password_source_is_a_usage_error(netsmtp_here: Run) -> None:
+    r = netsmtp_here("send", "--server", "127.0.0.1:9", "--auth", "alice", "--to", "you@example.net")
     assert r.code == 2, r
     assert "--password-file FILE, NETSMTP_PASSWORD" in r.err
 
@@ -174,8 +174,8 @@ def test_message_file_sent_as_is_with_envelope_from_headers(
     "header",
     ["X-Evil: a\nBcc: victim@example.net", "X-Evil: a\rb", "Bad Name: x", "no colon here"],
 )
-def test_headers_that_could_inject_are_refused_before_connecting(netsmtp: Run, header: str) -> None:
-    r = netsmtp("send", "--server", "127.0.0.1:9", "--to", "a@example.net", "--header", header)
+def test_headers_that_could_inject_are_refused_before_connecting(netsmtp_here: Run, header: str) -> None:
+    r = netsmtp_here("send", "--server", "127.0.0.1:9", "--to", "a@example.net", "--header", header)
     assert r.code == 2, r
     assert "--header" in r.err
 
@@ -381,8 +381,8 @@ def test_progress_bar_only_on_a_terminal(
         ["--server", "127.0.0.1:9"],  # no recipient
     ],
 )
-def test_usage_errors_are_exit_2_without_a_traceback(netsmtp: Run, args: list[str]) -> None:
-    r = netsmtp("send", *args)
+def test_usage_errors_are_exit_2_without_a_traceback(netsmtp_here: Run, args: list[str]) -> None:
+    r = netsmtp_here("send", *args)
     assert r.code == 2, r
     assert "Traceback" not in r.err
     assert r.err.strip().splitlines()[-1].startswith("netsmtp send: ")

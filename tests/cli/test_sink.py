@@ -83,15 +83,15 @@ def test_mbox_and_json_lines(sink, tmp_path: Path) -> None:
     assert ">From the start" in message.get_payload()  # mbox From_ quoting
 
 
-def test_auth_without_tls_is_refused_unless_allowed(netsmtp: Run) -> None:
-    r = netsmtp("sink", "--listen", "127.0.0.1:0", "--auth", "u:p")
+def test_auth_without_tls_is_refused_unless_allowed(netsmtp_here: Run) -> None:
+    r = netsmtp_here("sink", "--listen", "127.0.0.1:0", "--auth", "u:p")
     assert r.code == 2, r
     assert "--auth needs --tls (or --allow-insecure-auth)" in r.err
 
 
 @pytest.mark.parametrize("listen", ["127.0.0.1:99999", "not a host:1"])
-def test_bad_listen_address(netsmtp: Run, listen: str) -> None:
-    r = netsmtp("sink", "--listen", listen)
+def test_bad_listen_address(netsmtp_here: Run, listen: str) -> None:
+    r = netsmtp_here("sink", "--listen", listen)
     assert r.code == 2, r
 
 
