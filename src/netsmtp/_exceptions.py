@@ -43,6 +43,9 @@ class ConnectError(SMTPError, ConnectionError):
     def __init__(self, message: str, attempts: list[tuple[str, str]] | None = None) -> None:
         super().__init__(message)
         self.attempts: list[tuple[str, str]] = list(attempts or [])
+        # The same attempts with the exception each one ended in, for callers that need to
+        # tell a TLS failure from a refused connection without reading the text.
+        self.causes: list[tuple[str, BaseException]] = []
 
 
 class GreetingError(ConnectError):

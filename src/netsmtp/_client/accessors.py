@@ -65,6 +65,13 @@ class Accessors(ClientState):
         """The negotiated cipher ``(name, protocol, bits)`` while TLS is active, else None."""
         return self._stream.tls_info()[1] if self._stream is not None else None
 
+    def peer_certificate(self) -> bytes | None:
+        """The server's certificate (DER bytes) while TLS is active, else None.
+
+        ``ssl.DER_cert_to_PEM_cert()`` turns it into PEM; ``cryptography`` can parse it.
+        """
+        return self._stream.peer_certificate() if self._stream is not None else None
+
     @staticmethod
     def can_ssl() -> bool:
         """Net::SMTP's ``can_ssl``: TLS support is always there (the ``ssl`` module)."""

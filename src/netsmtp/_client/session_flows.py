@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 import ssl
 
@@ -25,6 +26,8 @@ from .._hosts import split_host
 from .._tls import default_context, verifies, verify_name
 from .requests import Close, Flow, Open, Resolve, StartTLS
 from .state import ClientState, pseudo_reply
+
+logger = logging.getLogger("netsmtp")
 
 
 class SessionFlows(ClientState):
@@ -54,6 +57,7 @@ class SessionFlows(ClientState):
         port = opts.port or (self.default_ssl_port if opts.ssl else self.default_port)
         local = (opts.local_addr or "", opts.local_port or 0) if opts.local_addr or opts.local_port else None
         attempts: list[tuple[str, str]] = []
+        causes: list[tuple[str, BaseException]] = []
         refused: Reply | None = None
         timed_out = 0
         for host_text in hosts:
@@ -62,6 +66,7 @@ class SessionFlows(ClientState):
                     yield from self._open_one(socket.AF_UNIX, (host_text,), None, "localhost")
                 except SMTPError as exc:
                     attempts.append((host_text, f"{type(exc).__name__}: {exc}"))
+                    causes.append((host_text, exc))
                     yield Close()
                     continue
                 self._connected_host = self._connected_name = host_text
@@ -71,6 +76,7 @@ class SessionFlows(ClientState):
                 addresses = yield Resolve(host, host_port, opts.family)
             except ConnectError as exc:
                 attempts.append((host_text, str(exc)))
+                causes.append((host_text, exc))
                 continue
             for family, sockaddr in addresses:
                 where = f"{host_text} ({sockaddr[0]} port {sockaddr[1]})"
@@ -79,10 +85,12 @@ class SessionFlows(ClientState):
                 except GreetingError as exc:
                     refused = exc.reply
                     attempts.append((where, str(exc)))
+                    causes.append((where, exc))
                     yield Close()
                     continue
                 except SMTPError as exc:
                     attempts.append((where, f"{type(exc).__name__}: {exc}"))
+                    causes.append((where, exc))
                     timed_out += isinstance(exc, SMTPTimeout)
                     yield Close()
                     continue
@@ -90,16 +98,20 @@ class SessionFlows(ClientState):
                 self._connected_name = host
                 return
         detail = "; ".join(f"{h}: {why}" for h, why in attempts)
+        error: ConnectError
         if refused is not None:
-            raise GreetingError(f"no host accepted the session: {detail}", refused, attempts)
-        if attempts and timed_out == len(attempts):
-            raise ConnectTimeout(f"timed out: {detail}", attempts)
-        raise ConnectError(f"could not connect: {detail}", attempts)
+            error = GreetingError(f"no host accepted the session: {detail}", refused, attempts)
+        elif attempts and timed_out == len(attempts):
+            error = ConnectTimeout(f"timed out: {detail}", attempts)
+        else:
+            error = ConnectError(f"could not connect: {detail}", attempts)
+        error.causes = causes
+        raise error
 
     def _open_one(
         self, family: int, sockaddr: tuple[object, ...], local: tuple[str, int] | None, host: str
     ) -> Flow[None]:
-        self._session = Session()
+        self._session = Session(max_line_length=self._options.max_line_length)
         yield Open(family, tuple(sockaddr), local)
         self._peer = tuple(sockaddr)
         if self._options.ssl:
@@ -153,9 +165,16 @@ class SessionFlows(ClientState):
             check_argument(server_hostname, "server_hostname")
         caps = self._session.capabilities
         if caps is None or "STARTTLS" not in caps:
+            # SECURITY SD-11: whoever goes on after this does so in clear; say so.
+            logger.warning(
+                "%s does not offer STARTTLS: the connection is not encrypted", self._connected_name
+            )
             raise NotSupportedError(pseudo_reply(500, "Command unknown: 'STARTTLS'"), "STARTTLS")
         reply = yield from self._command("STARTTLS")
         if reply.code != 220:
+            logger.warning(
+                "%s refused STARTTLS (%s): the connection is not encrypted", self._connected_name, reply
+            )
             raise ReplyError(reply, "STARTTLS")
         name = verify_name(self._connected_name or "", server_hostname or self._options.server_hostname)
         context = context or self._options.ssl_context or default_context()
