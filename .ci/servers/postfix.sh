@@ -156,7 +156,8 @@ virtual_minimum_uid = 1
 local_header_rewrite_clients =
 always_add_missing_headers = no
 smtputf8_enable = yes
-message_size_limit = 10240000
+# the interop tests send a 20 MB message (virtual_mailbox_limit, 51200000, must stay above)
+message_size_limit = 41943040
 # fast failures for tests
 smtpd_error_sleep_time = 0
 smtpd_soft_error_limit = 100
