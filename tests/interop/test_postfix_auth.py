@@ -4,39 +4,29 @@ PLAIN, LOGIN, CRAM-MD5, SCRAM-SHA-1 and SCRAM-SHA-256, each with the good and a 
 password, after STARTTLS verified against the server's certificate and on implicit TLS;
 the default choice; AUTH hidden until STARTTLS on the submission port; the plaintext
 policy with a real server; and an authenticated message delivered to the Maildir. Both
-clients. How the server is found (or started) is in :mod:`tests.interop.postfix`.
+clients. How the server is found (or started) is in :mod:`tests.interop.servers`.
 """
 
 from __future__ import annotations
 
-import os
 import ssl
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.auth.conftest import Connect
-from tests.interop.postfix import Postfix, Unavailable, find
+from tests.interop.servers import Server, ServerPool, require
+
+Postfix = Server
 
 MECHANISMS = ["PLAIN", "LOGIN", "CRAM-MD5", "SCRAM-SHA-1", "SCRAM-SHA-256"]
 
 
-@pytest.fixture(scope="module")
-def postfix() -> Iterator[Postfix]:
-    try:
-        server = find()
-    except Unavailable as exc:
-        reason = f"no Postfix to test AUTH against: {exc}"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"{reason} (CI must provide one: .ci/run starts it)", pytrace=False)
-        pytest.skip(f"{reason}; set NETSMTP_TEST_POSTFIX=host:port and friends, or run as root")
-    try:
-        yield server
-    finally:
-        server.stop()
+@pytest.fixture
+def postfix(server_pool: ServerPool) -> Postfix:
+    return require(server_pool, "postfix")
 
 
 @pytest.fixture
@@ -125,8 +115,6 @@ def test_second_auth_is_refused_locally(postfix: Postfix, connect: Connect, cont
 def test_authenticated_message_is_delivered(
     postfix: Postfix, connect: Connect, context: ssl.SSLContext
 ) -> None:
-    if postfix.maildir is None:
-        pytest.skip("the Maildir is unknown (NETSMTP_TEST_POSTFIX_MAILDIR)")
     marker = f"<{uuid.uuid4().hex}@netsmtp.test>"
     smtp = connect(postfix.submission or postfix.starttls, ssl_context=context)
     assert smtp.starttls() is True
