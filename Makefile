@@ -21,8 +21,8 @@ unasync: $(BIN)/.installed
 
 lint: $(BIN)/.installed
 	$(BIN)/python scripts/unasync.py --check
-	$(BIN)/ruff check src tests examples scripts
-	$(BIN)/ruff format --check src tests examples scripts
+	$(BIN)/ruff check src tests examples scripts benchmarks
+	$(BIN)/ruff format --check src tests examples scripts benchmarks
 
 typecheck: $(BIN)/.installed
 	$(BIN)/mypy
