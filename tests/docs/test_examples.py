@@ -52,6 +52,6 @@ def test_extraction(tmp_path: Path) -> None:
         page.unlink()
     assert [(e.line, e.code, e.no_test) for e in found] == [
         (3, "print(1)\n", None),
-        (10, "x()\n", "needs a token"),
-        (20, "if True:\n    pass\n", None),
+        (9, "x()\n", "needs a token"),
+        (19, "if True:\n    pass\n", None),
     ]
