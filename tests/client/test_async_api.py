@@ -12,6 +12,7 @@ import asyncio
 import gc
 import inspect
 import os
+import signal
 from typing import Any
 
 import pytest
@@ -444,3 +445,37 @@ def test_garbage_collected_client_warns(scripted: type[ScriptedServer], loop_kin
     run_loop(loop_kind, main())
     server.join()
     assert server.received == EHLO
+
+
+@on_both_loops
+def test_signal_during_wait_is_not_a_timeout(scripted: type[ScriptedServer], loop_kind: str) -> None:
+    """The loop in the main thread, where signals land (the parametrised suite's twin of this
+    test runs AsyncSMTP on a loop thread, which a signal never interrupts)."""
+
+    def script(p: Peer) -> None:
+        greet(p)
+        p.expect("NOOP")
+        p.sleep(0.4)
+        p.reply("250 ok")
+        serve_quit(p)
+
+    server = scripted(script)
+    hits: list[int] = []
+
+    async def main() -> None:
+        async with AsyncSMTP(server.host, hello=HELLO, timeout=1) as smtp:
+            assert await smtp.noop() is True
+
+    # pytest-timeout may own SIGALRM and the real-time timer: borrow both, then give them back.
+    previous = signal.signal(signal.SIGALRM, lambda *_: hits.append(1))
+    previous_timer = signal.setitimer(signal.ITIMER_REAL, 0.1, 0.1)
+    try:
+        run_loop(loop_kind, main())
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        if previous_timer[0] > 0:
+            signal.setitimer(signal.ITIMER_REAL, *previous_timer)
+    assert hits
+    server.join()
+    assert server.received == EHLO + b"NOOP\r\nQUIT\r\n"
