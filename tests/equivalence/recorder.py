@@ -15,6 +15,7 @@ answers to the commands both clients sent.
 from __future__ import annotations
 
 import base64
+import contextlib
 import itertools
 import ssl
 from dataclasses import dataclass, field
@@ -94,6 +95,11 @@ class Responder:
         return None
 
     def run(self) -> None:
+        # the client may hang up early (after a timeout, say): its bytes are recorded already
+        with contextlib.suppress(ConnectionError, ssl.SSLError):
+            self.serve()
+
+    def serve(self) -> None:
         self.reply(self.profile.banner)
         while True:
             line = self.peer.readline()
