@@ -4,8 +4,10 @@ aiosmtpd alone has no PIPELINING, CHUNKING/BDAT, DSN, ETRN, EXPN or OAuth; the e
 all of them, so this module adds them (never in netsmtp's code: the server is independent):
 
 * EHLO also advertises PIPELINING (aiosmtpd reads one command line at a time, so a pipelined
-  batch is safe), DSN, CHUNKING, BINARYMIME, ETRN, ENHANCEDSTATUSCODES and XVERP;
-* MAIL accepts RET, ENVID, AUTH, XVERP and BODY=BINARYMIME; RCPT accepts NOTIFY and ORCPT;
+  batch is safe), DSN, CHUNKING, BINARYMIME, ETRN, ENHANCEDSTATUSCODES, XVERP, CHECKPOINT, and
+  inside TLS REQUIRETLS;
+* MAIL accepts RET, ENVID, AUTH, XVERP, TRANSID, REQUIRETLS and BODY=BINARYMIME; RCPT accepts
+  NOTIFY and ORCPT;
 * BDAT (RFC 3030), ETRN, EXPN (``staff@example.org`` is a list of two), and SEND/SOML/SAML
   answered ``502`` as every modern server does;
 * AUTH after STARTTLS (at once on the implicit-TLS port and on the "internal relay" listener,
@@ -60,9 +62,18 @@ CERT_NAMES = (
     "localhost",
     "127.0.0.1",
 )
-EXTRA_EHLO = ("PIPELINING", "DSN", "CHUNKING", "BINARYMIME", "ETRN", "ENHANCEDSTATUSCODES", "XVERP")
+EXTRA_EHLO = (
+    "PIPELINING",
+    "DSN",
+    "CHUNKING",
+    "BINARYMIME",
+    "ETRN",
+    "ENHANCEDSTATUSCODES",
+    "XVERP",
+    "CHECKPOINT",
+)
 # MAIL and RCPT parameters aiosmtpd would refuse with 555; this server takes them.
-EXTENSION_PARAMS = frozenset({"RET", "ENVID", "AUTH", "XVERP", "NOTIFY", "ORCPT", "TRANSID"})
+EXTENSION_PARAMS = frozenset({"RET", "ENVID", "AUTH", "XVERP", "NOTIFY", "ORCPT", "TRANSID", "REQUIRETLS"})
 LISTS = {"staff@example.org": ("Alice <alice@example.org>", "Bob <bob@example.org>")}
 
 
@@ -92,6 +103,8 @@ class DocsHandler(AuthHandler):
         session.host_name = hostname  # aiosmtpd leaves this to a handle_EHLO that edits responses
         last = responses.pop()  # "250 HELP"
         responses.extend(f"250-{keyword}" for keyword in EXTRA_EHLO)
+        if server.transport.get_extra_info("ssl_object") is not None:
+            responses.append("250-REQUIRETLS")  # RFC 8689: only offered inside TLS
         responses.append(last)
         return responses
 

@@ -20,7 +20,8 @@ examples are run unchanged, in-process, with these substitutions (nothing else):
   the harness makes it see a remote one, so the AUTH policy behaves as in production.
 * **Paths**: ``/run/dovecot/lmtp`` becomes the LMTP listener's Unix socket; the working
   directory is a fresh temporary one holding ``client.pem`` (a client certificate and key
-  from the test CA), ``report.pdf``, ``message.eml`` and ``token.json`` (an OAuth token).
+  from the test CA), ``ca.pem`` (that CA), ``report.pdf``, ``message.eml`` and ``token.json``
+  (an OAuth token).
 * **Configuration**: ``NETSMTP_HOSTS=mail.example.org`` and an empty ``XDG_CONFIG_HOME``.
 * **Accounts** (see :mod:`tests.docs.docserver`): user ``me@example.org``, password
   ``app password``; OAuth tokens starting with ``ya29.`` or ``eyJ``; recipients
@@ -171,6 +172,7 @@ def run(example: Example, servers: DocsServers, monkeypatch: pytest.MonkeyPatch,
     """Run one example with the substitutions of the module docstring."""
     monkeypatch.chdir(workdir)
     (workdir / "client.pem").write_bytes(Path(servers.client_cert_file).read_bytes())
+    (workdir / "ca.pem").write_bytes(Path(servers.ca_file).read_bytes())
     (workdir / "report.pdf").write_bytes(b"%PDF-1.4\n% not really a PDF: an attachment for the examples\n")
     (workdir / "message.eml").write_bytes(
         b"From: Me <me@example.org>\r\nTo: You <you@example.net>\r\nSubject: from a file\r\n\r\nHello.\r\n"
