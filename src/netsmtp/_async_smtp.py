@@ -40,6 +40,49 @@ class AsyncSMTP(AsyncDriver, Accessors, SendFlows, AuthFlows):
             await smtp.mail("me@example.org")
             await smtp.to("you@example.net")
             await smtp.data(b"Subject: hi\\r\\n\\r\\nhello\\r\\n")
+
+    Options (keyword only; the Net::SMTP spelling in brackets works too; an unknown option
+    raises ``TypeError``):
+
+    ``host`` [``Host``]
+        ``"name"``, ``"name:port"``, ``"192.0.2.1:25"``, ``"[2001:db8::1]:2525"``, or a list
+        of these, tried in turn (and every address of each name). Default: the
+        ``NETSMTP_HOSTS`` environment variable, else ``smtp_hosts`` in
+        ``$XDG_CONFIG_HOME/netsmtp/config.toml``.
+    ``port`` [``Port``]
+        25, or 465 with ``ssl=True``; a port inside the host string wins.
+    ``ssl`` [``SSL``]
+        True: implicit TLS from the first byte (SMTPS). Default False.
+    ``ssl_context``
+        The ``ssl.SSLContext`` for implicit TLS and :meth:`starttls`. Default: one that
+        verifies the certificate and the host name, TLS 1.2 or newer.
+    ``server_hostname``
+        The name verified against the certificate (and sent as SNI). Default: the host
+        connected to, without port and brackets.
+    ``hello`` [``Hello``]
+        The EHLO/HELO name. Default: the local FQDN, else an address literal.
+    ``send_hello`` [``SendHello``]
+        False: no EHLO when connecting; call :meth:`hello` yourself.
+    ``local_addr`` [``LocalAddr``], ``local_port`` [``LocalPort``]
+        Bind the local end of the connection.
+    ``family`` [``Family``, ``Domain``]
+        ``socket.AF_INET`` or ``socket.AF_INET6`` to force one.
+    ``timeout`` [``Timeout``]
+        Seconds for connecting and for each whole reply, TLS included (default 120);
+        ``None`` or ``0``: no limit. When it expires the connection is closed.
+    ``exact_addresses`` [``ExactAddresses``]
+        True: addresses must be RFC 5321 paths; no Net::SMTP-style extraction.
+    ``debug`` [``Debug``]
+        Non-zero: the transcript on stderr (it always goes to the ``netsmtp.transcript``
+        logger at DEBUG). Credentials are never shown.
+    ``raise_errors``
+        True: failures raise (:class:`ReplyError` and the rest of :class:`SMTPError`)
+        instead of returning a false value.
+    ``allow_insecure_auth``
+        True: PLAIN, LOGIN, XOAUTH2 and OAUTHBEARER may run without verified TLS to a
+        host that is not a loopback address.
+    ``pipelining``
+        False: :meth:`send_message` never pipelines, even when the server offers it.
     """
 
     def __init__(self, host: str | list[str] | None = None, **options: Any) -> None:
@@ -81,7 +124,10 @@ class AsyncSMTP(AsyncDriver, Accessors, SendFlows, AuthFlows):
 
     # ---- Net::Cmd ------------------------------------------------------------------------
     async def command(self, *parts: str) -> AsyncSMTP:
-        """Send one raw command line (parts joined by spaces); returns self for ``.response()``."""
+        """Send one raw command line: the parts joined by spaces, each checked for CR, LF and NUL.
+
+        Returns ``self``, for Net::Cmd's ``smtp.command("NOOP").response()``.
+        """
         await self._run(self._raw_command_flow(parts), None)
         return self
 
@@ -97,7 +143,13 @@ class AsyncSMTP(AsyncDriver, Accessors, SendFlows, AuthFlows):
     async def starttls(
         self, ssl_context: ssl.SSLContext | None = None, server_hostname: str | None = None
     ) -> bool:
-        """Upgrade to TLS and send EHLO again. False (nothing sent) when not advertised."""
+        """Upgrade to TLS (RFC 3207), then send EHLO again; true on success.
+
+        False without sending anything when the server does not offer STARTTLS (code 500);
+        false, with the connection closed, when the handshake fails or the server breaks
+        the protocol. ``ssl_context`` and ``server_hostname`` replace the constructor's for
+        this call. On a connection that already uses TLS: :class:`UsageError`.
+        """
         return await self._run(self._starttls_flow(ssl_context, server_hostname), False)
 
     async def auth(
@@ -157,7 +209,7 @@ class AsyncSMTP(AsyncDriver, Accessors, SendFlows, AuthFlows):
         return bool(await self._run(self._simple_flow("NOOP"), False))
 
     async def verify(self, address: str) -> bool:
-        """VRFY; the argument is sent as given."""
+        """VRFY (the argument is sent as given); true on any 2xx, ``252`` included."""
         return bool(await self._run(self._simple_flow("VRFY", address), False))
 
     async def expand(self, address: str) -> list[str]:
@@ -180,7 +232,20 @@ class AsyncSMTP(AsyncDriver, Accessors, SendFlows, AuthFlows):
 
     # ---- the mail transaction ------------------------------------------------------------------
     async def mail(self, address: str | None, **options: Any) -> bool:
-        """MAIL FROM with ESMTP options (size, ret, bits, envelope, envid, ...)."""
+        """MAIL FROM; true when the server accepted the sender.
+
+        ``address`` is extracted as Net::SMTP does (the first ``<...>``, else the trimmed
+        text; ``None`` or ``""`` is the null sender ``<>``). Options, with the Net::SMTP
+        spelling in brackets: ``size`` [``Size``] an int; ``ret`` [``Return``] ``"FULL"``
+        or ``"HDRS"``; ``bits`` [``Bits``] ``"7"``, ``"8"`` or ``"binary"``;
+        ``transaction`` [``Transaction``] an address (TRANSID); ``envelope``
+        [``Envelope``] the ENVID, xtext-encoded for you; ``envid`` [``ENVID``] the ENVID
+        already encoded; ``xverp`` [``XVERP``] a bool; ``auth`` [``AUTH``] the submitter
+        (xtext); ``smtputf8`` and ``requiretls``, bools. An option whose extension the
+        server does not advertise is dropped with an :class:`ExtensionWarning`, except
+        ``smtputf8`` and ``requiretls``: without them the command fails (code 555) and
+        nothing is sent.
+        """
         return await self._run(self._mail_flow("MAIL", address, options), False)
 
     async def send(self, address: str | None) -> bool:
@@ -196,8 +261,15 @@ class AsyncSMTP(AsyncDriver, Accessors, SendFlows, AuthFlows):
         return await self._run(self._mail_flow("SAML", address, {}), False)
 
     async def recipient(self, *addresses: str | list[str], **options: Any) -> Any:
-        """RCPT TO for each address. Without ``skip_bad``: True, or False at the first refusal.
-        With ``skip_bad=True``: the list of accepted addresses, as given."""
+        """RCPT TO for each address (``to``, ``cc`` and ``bcc`` are this same method).
+
+        Addresses come as arguments or as one list. Without ``skip_bad``: True when every
+        address was accepted, False at the first refusal (the later ones are not sent).
+        With ``skip_bad=True`` [``SkipBad``]: every address is tried, and the list of those
+        accepted (as given) is returned. ``notify`` [``Notify``] (``["NEVER"]``, or some of
+        ``"SUCCESS"``, ``"FAILURE"``, ``"DELAY"``) and ``orcpt`` [``ORcpt``]
+        (``"rfc822;" + xtext(address)``) are DSN parameters, added to every RCPT.
+        """
         skip = bool(options.get("skip_bad", options.get("SkipBad", False)))
         failure: list[str] | bool = [] if skip else False
         return await self._run(self._recipient_flow(addresses, options), failure)
@@ -207,7 +279,14 @@ class AsyncSMTP(AsyncDriver, Accessors, SendFlows, AuthFlows):
     bcc = recipient
 
     async def data(self, data: MessageData | None = None) -> bool:
-        """DATA. With data: the whole message, ended; without: True after 354 (then datasend)."""
+        """DATA and the message; true when the server accepted it.
+
+        ``data`` is ``bytes``, ``str`` (sent as UTF-8) or an iterable of them: every line
+        ending becomes CRLF and a dot starting a line is doubled; a NUL raises
+        ``ValueError``. Without ``data``: True once the server answered 354; then send the
+        message with :meth:`datasend` and end it with :meth:`dataend`. While a message is
+        being sent, any other command raises :class:`UsageError`.
+        """
         return await self._run(self._data_flow(data), False)
 
     async def datasend(self, data: MessageData) -> bool:
@@ -223,7 +302,8 @@ class AsyncSMTP(AsyncDriver, Accessors, SendFlows, AuthFlows):
         return await self._run(self._rawdatasend_flow(data), False)
 
     async def datafile(self) -> AsyncDataFile | None:
-        """DATA; on 354 a writable binary file whose close() ends the message."""
+        """DATA; on 354 a writable binary :class:`AsyncDataFile` whose ``close()`` ends the
+        message (Net::SMTP's ``datafh``), else None."""
         if not await self.data():
             return None
         return AsyncDataFile(self)

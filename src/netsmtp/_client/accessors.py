@@ -79,6 +79,7 @@ class Accessors(ClientState):
 
     @staticmethod
     def can_inet6() -> bool:
+        """Net::SMTP's ``can_inet6``: True when Python was built with IPv6 support."""
         return socket.has_ipv6
 
     # ---- Net::Cmd ---------------------------------------------------------------------------

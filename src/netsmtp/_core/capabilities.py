@@ -29,6 +29,7 @@ class Capabilities(Mapping[str, str]):
 
     @classmethod
     def from_ehlo(cls, lines: tuple[str, ...]) -> Capabilities:
+        """The table of an EHLO reply's text lines; the first (the server's greeting) is skipped."""
         table: dict[str, str] = {}
         for line in lines[1:]:
             # Trailing white space, a stray CR (``250-SIZE 100\r\r\n``) included, is noise.

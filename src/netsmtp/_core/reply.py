@@ -34,7 +34,12 @@ def _decode(raw: bytes) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Reply:
-    """One server reply: a code and its text lines (no code, no separator, no line ending)."""
+    """One server reply: a code and its text lines (no code, no separator, no line ending).
+
+    ``code`` is the reply code as an ``int``; ``lines`` the text of each line;
+    ``enhanced_status`` the RFC 3463 status code at the start of the text (``"5.1.1"``)
+    when the server sent one, else None. ``str(reply)`` is ``"250 text"``.
+    """
 
     code: int
     lines: tuple[str, ...] = ("",)
@@ -61,10 +66,12 @@ class Reply:
 
     @property
     def is_positive(self) -> bool:
+        """2xx: done."""
         return 200 <= self.code < 300
 
     @property
     def is_intermediate(self) -> bool:
+        """3xx: go on (354 after DATA, 334 during AUTH)."""
         return 300 <= self.code < 400
 
     @property
