@@ -10,7 +10,8 @@ mkdocstrings renders Markdown, so before rendering:
 * a paragraph ending in ``::`` ends in ``:`` (the indented block after it is code in
   Markdown too);
 * a definition-list term (a line of inline code followed by a more indented line) becomes a
-  Markdown definition list (the ``def_list`` extension).
+  Markdown definition list (the ``def_list`` extension);
+* a doctest (``>>>`` lines and their output) becomes a ``pycon`` code block, not a quote.
 
 Used by mkdocs.yml (``extensions: [scripts/griffe_rst.py]``); the source is not changed.
 """
@@ -46,7 +47,7 @@ class RstToMarkdown(griffe.Extension):
     def convert(self, text: str) -> str:
         text = _ROLE.sub(self._role, text)
         text = re.sub(r"(\S)::$", r"\1:", text, flags=re.M)
-        return _definition_lists(text)
+        return _doctests(_definition_lists(text))
 
     def _role(self, match: re.Match[str]) -> str:
         role, target = match.group("role"), match.group("target")
@@ -84,4 +85,22 @@ def _definition_lists(text: str) -> str:
             continue
         out.append(line)
         index += 1
+    return "\n".join(out)
+
+
+def _doctests(text: str) -> str:
+    """Fence each doctest: from a ``>>>`` line to the next blank line."""
+    out: list[str] = []
+    fence: str | None = None  # the indented fence of the doctest being read
+    for line in text.split("\n"):
+        stripped = line.lstrip(" ")
+        if fence is None and stripped.startswith(">>>"):
+            fence = line[: len(line) - len(stripped)] + "```"
+            out.append(fence + "pycon")
+        elif fence is not None and not stripped:
+            out.append(fence)
+            fence = None
+        out.append(line)
+    if fence is not None:
+        out.append(fence)
     return "\n".join(out)
