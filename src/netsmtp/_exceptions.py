@@ -38,7 +38,12 @@ class SMTPError(Exception):
 
 
 class ConnectError(SMTPError, ConnectionError):
-    """No host of the list gave a usable session. ``attempts`` lists each try and why."""
+    """No host of the list gave a usable session.
+
+    ``attempts`` lists each try as ``(where, why)``: the host (and address) tried, and the
+    reason in words. ``causes`` pairs the same tries with the exception each one ended in,
+    to tell a TLS failure from a refused connection without reading the text.
+    """
 
     def __init__(self, message: str, attempts: list[tuple[str, str]] | None = None) -> None:
         super().__init__(message)
