@@ -8,6 +8,7 @@ from ssl import SSLContext
 from typing import Any
 
 from ._core.commands import check_argument
+from ._core.data import MAX_LINE_LENGTH
 from ._core.parameters import normalise_options
 
 # Python name -> Net::SMTP spellings
@@ -28,6 +29,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "raise_errors": (),
     "allow_insecure_auth": (),
     "pipelining": (),
+    "max_line_length": (),
 }
 
 _UNSET: Any = object()
@@ -53,6 +55,7 @@ class Options:
     raise_errors: bool
     allow_insecure_auth: bool
     pipelining: bool
+    max_line_length: int | None  # octets per message line (DATA); None: no limit (SM-10)
 
 
 def parse_options(host: Any, given: dict[str, Any], where: str) -> Options:
@@ -109,6 +112,13 @@ def parse_options(host: Any, given: dict[str, Any], where: str) -> Options:
     if local_port is not None and (not isinstance(local_port, int) or not 0 <= local_port < 65536):
         raise ValueError(f"local_port must be an int from 0 to 65535, not {local_port!r}")
     debug = opts.get("debug") or 0
+    max_line_length = opts.get("max_line_length", MAX_LINE_LENGTH)
+    if max_line_length is not None:
+        what = f"max_line_length must be a positive int (default 998) or None, not {max_line_length!r}"
+        if isinstance(max_line_length, bool) or not isinstance(max_line_length, int):
+            raise TypeError(what)
+        if max_line_length < 1:
+            raise ValueError(what)
     return Options(
         hosts=hosts,
         port=port,
@@ -126,4 +136,5 @@ def parse_options(host: Any, given: dict[str, Any], where: str) -> Options:
         raise_errors=bool(opts.get("raise_errors", False)),
         allow_insecure_auth=bool(opts.get("allow_insecure_auth", False)),
         pipelining=bool(opts.get("pipelining", True)),
+        max_line_length=max_line_length,
     )

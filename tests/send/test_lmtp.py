@@ -169,7 +169,7 @@ def test_send_message_chunked_big_message(scripted: type[ScriptedServer], connec
         serve_quit(p)
 
     server = scripted(script)
-    lmtp = connect(server, cls="LMTP")
+    lmtp = connect(server, cls="LMTP", max_line_length=None)  # one 1 MiB line
     result = lmtp.send_message(raw)
     assert lmtp.noop() and lmtp.message() == "2.0.0 noop answered"
     lmtp.quit()

@@ -245,7 +245,8 @@ def test_smtputf8_needed_but_not_advertised(
     [
         (b"caf\xc3\xa9\r\n", ("8BITMIME",), b" BODY=8BITMIME"),
         (b"cafe\r\n", ("8BITMIME",), b""),  # never for a 7-bit body (Exchange refuses it)
-        (b"caf\xc3\xa9\r\n", (), b""),  # not advertised: nothing to declare
+        # no 8BITMIME: BINARYMIME carries it; with neither, nothing is sent (SECURITY SM-11)
+        (b"caf\xc3\xa9\r\n", ("BINARYMIME", "CHUNKING"), b" BODY=BINARYMIME"),
     ],
 )
 def test_body_8bitmime_only_for_8bit_bodies(
@@ -275,8 +276,8 @@ def test_size_declared_when_advertised(
     envelope = mail_line_for(scripted, connect, (size_cap, "8BITMIME", "PIPELINING", "CHUNKING"), raw)
     assert envelope[0] == f"MAIL FROM:<a@example.org> SIZE={sent_size} BODY=8BITMIME\r\n".encode()
     # not advertised: not declared
-    envelope = mail_line_for(scripted, connect, ("PIPELINING",), raw)
-    assert envelope[0] == b"MAIL FROM:<a@example.org>\r\n"
+    envelope = mail_line_for(scripted, connect, ("PIPELINING", "8BITMIME"), raw)
+    assert envelope[0] == b"MAIL FROM:<a@example.org> BODY=8BITMIME\r\n"
 
 
 @pytest.mark.parametrize("caps", [(), ("PIPELINING",), ("PIPELINING", "CHUNKING")])
@@ -487,7 +488,7 @@ def test_send_error_whatever_raise_errors_says(scripted: type[ScriptedServer], c
 
 
 def test_str_bytearray_and_bare_lf_messages(scripted: type[ScriptedServer], connect: Connect) -> None:
-    sink = Sink()
+    sink = Sink("8BITMIME")
     server = scripted(sink)
     smtp = connect(server)
     smtp.send_message("To: b@example.net\n\ncafé\n.x\n", "a@example.org")

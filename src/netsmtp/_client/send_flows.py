@@ -11,10 +11,11 @@ committed without an accepted recipient.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .._core.commands import DSN_MAIL_EXTRA, MAX_COMMAND_LINE, encode_line
+from .._core.data import check_line_length
 from .._core.parameters import MAIL_OPTIONS, mail_parameters, normalise_options
 from .._core.reply import Reply
 from .._exceptions import NotSupportedError, SendError
@@ -73,8 +74,14 @@ class SendFlows(TransactionFlows):
             if limit is not None and prepared.size > limit:
                 text = f"5.3.4 message of {prepared.size} octets exceeds the server's limit of {limit}"
                 raise NotSupportedError(pseudo_reply(552, text), "MAIL")
-        if prepared.eight_bit and caps is not None and "8BITMIME" in caps:
-            opts.setdefault("bits", "8")  # only when the body needs it (Exchange refuses it otherwise)
+        eight_bit_ok = caps is not None and (
+            "8BITMIME" in caps or ("BINARYMIME" in caps and "CHUNKING" in caps)
+        )
+        if prepared.eight_bit:  # declared only when the body needs it (Exchange refuses it otherwise)
+            if not eight_bit_ok:  # SECURITY SM-11, RFC 6152: never 8-bit octets to a 7-bit server
+                raise NotSupportedError(_not_8bit("nothing sent"), "MAIL")
+            assert caps is not None
+            opts.setdefault("bits", "8" if "8BITMIME" in caps else "binary")
         if prepared.international:
             opts.setdefault("smtputf8", True)
 
@@ -94,6 +101,18 @@ class SendFlows(TransactionFlows):
         whole = _whole(prepared)
         if not chunking and whole is not None:
             _check_text(whole)
+        # SM-10 line length (not for BINARYMIME, which has no lines) and SM-11 8-bit content:
+        # a message in memory is checked whole before the first byte; a stream as it goes (a
+        # failure then abandons the message). With DATA the encoder checks the lines itself.
+        binary = "BODY=BINARYMIME" in params.params
+        check = _BodyCheck(None if binary else self._options.max_line_length, eight_bit_ok or binary)
+        if prepared.payload is not None:
+            for piece in [whole] if whole is not None else prepared.chunks():
+                check(piece)
+        elif prepared.stream is not None:
+            if not chunking:
+                check.limit = None
+            prepared = replace(prepared, stream=map(check, prepared.stream))
 
         result = SendResult(prepared.sender)
         pipelining = self._pipelining()
@@ -241,8 +260,8 @@ class SendFlows(TransactionFlows):
         outstanding = 0
         failed: Reply | None = None
         chunks: Iterator[bytes] = prepared.chunks()
-        pending = next(chunks, b"")
         try:
+            pending = next(chunks, b"")  # a stream may fail its checks here already
             for upcoming in chunks:
                 if pending:
                     yield Write(self._queue_bdat(pending, last=False))
@@ -282,6 +301,32 @@ class SendFlows(TransactionFlows):
             raise SendError(f"message refused: {reply}", result)
         return result
         yield  # pragma: no cover - makes this a generator like the LMTP override
+
+
+def _not_8bit(what: str) -> Reply:
+    return pseudo_reply(
+        554,
+        f"5.6.3 the message has 8-bit content and the server offers neither 8BITMIME nor BINARYMIME; {what}",
+    )
+
+
+class _BodyCheck:
+    """Checks the pieces of a message body in order: no line over ``limit`` octets (across
+    pieces), and no 8-bit octet unless ``eight_bit_ok``. Returns each piece unchanged."""
+
+    __slots__ = ("carry", "eight_bit_ok", "limit")
+
+    def __init__(self, limit: int | None, eight_bit_ok: bool) -> None:
+        self.limit = limit
+        self.eight_bit_ok = eight_bit_ok
+        self.carry = 0
+
+    def __call__(self, piece: bytes) -> bytes:
+        if self.limit is not None:
+            self.carry = check_line_length(piece, self.limit, self.carry)
+        if not self.eight_bit_ok and not piece.isascii():
+            raise NotSupportedError(_not_8bit("message abandoned"), "DATA")
+        return piece
 
 
 def _refuse_all(result: SendResult, reply: Reply) -> None:

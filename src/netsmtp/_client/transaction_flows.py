@@ -10,6 +10,7 @@ from typing import Any
 
 from .._core.address import ascii_domain, to_path
 from .._core.commands import DSN_MAIL_EXTRA, DSN_RCPT_EXTRA, MAX_COMMAND_LINE, encode_line
+from .._core.data import check_line_length
 from .._core.parameters import (
     MAIL_OPTIONS,
     RCPT_OPTIONS,
@@ -167,6 +168,8 @@ class TransactionFlows(SessionFlows):
         chunks = iter_chunks(data)
         first = next(chunks, b"")  # a one-piece message is checked before DATA is sent
         _check_text(first)
+        if self._options.max_line_length is not None:  # SM-10 (the encoder checks the rest)
+            check_line_length(first, self._options.max_line_length)
         yield from self._data_start_flow()
         try:
             pending = self._session.data(first)

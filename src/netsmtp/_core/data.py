@@ -7,23 +7,70 @@ Line endings are normalised *before* dots are stuffed, so ``a\\r.\\rb`` cannot b
 end-of-data marker (SECURITY SM-07). The output therefore never holds a CR or LF outside
 a CRLF, and ``CRLF.CRLF`` only at the end.
 
-The work is done with ``bytes.replace`` passes, which run at memory speed.
+Lines longer than ``max_line_length`` octets (998 by default: 1000 with the CRLF, RFC 5321
+§4.5.3.1.6, the duplicated leading dot not counted) raise ``ValueError`` before any byte of
+the chunk that completes them is returned (SECURITY SM-10); ``None`` lifts the limit.
+
+The work is done with ``bytes.replace`` passes, which run at memory speed; the line check
+jumps from line end to line end with ``rfind`` over windows of the limit's size, so text
+with short lines costs one step per ~1000 octets.
 """
 
 from __future__ import annotations
 
 END_OF_DATA = b".\r\n"
+MAX_LINE_LENGTH = 998  # octets, without the CRLF (RFC 5321 §4.5.3.1.6)
+
+
+def _open_line(data: bytes, start: int, carry: int) -> int:
+    """The length of the line still open at the end of ``data`` (no line end after ``start``:
+    the line began at ``start``, or ``carry`` octets before ``data`` when ``start`` is 0)."""
+    cut = max(data.rfind(b"\n", start), data.rfind(b"\r", start))
+    if cut >= 0:
+        return len(data) - cut - 1
+    return len(data) - start + (carry if start == 0 else 0)
+
+
+def check_line_length(data: bytes, limit: int, carry: int = 0) -> int:
+    """Check that no line of ``data`` is longer than ``limit`` octets; return the length of
+    the line still open at its end.
+
+    ``carry`` is the length of the line already open before ``data`` (from earlier chunks).
+    Line ends are those of the DATA encoder: CRLF, a lone LF, a lone CR. Raises
+    ``ValueError`` for a longer line.
+    """
+    n = len(data)
+    room = limit - carry  # what the line open at ``start`` may still take
+    start = 0
+    while n - start > room:
+        # Jump to the last line end within the next ``room + 1`` octets: every line before
+        # it is shorter than the window. An LF is looked for first (one ``rfind`` per window
+        # for LF and CRLF text); a lone CR counts too. None at all: this line is too long.
+        end = start + room + 1
+        cut = data.rfind(b"\n", start, end)
+        if cut < 0:
+            cut = data.rfind(b"\r", start, end)
+            if cut < 0:
+                raise ValueError(
+                    f"a message line is longer than {limit} octets (RFC 5321 §4.5.3.1.6: 1000 with "
+                    "the CRLF); wrap it (or encode the body), or pass max_line_length=None to send it anyway"
+                )
+        start = cut + 1
+        room = limit
+    return _open_line(data, start, carry)
 
 
 class DataEncoder:
     """Incremental CRLF normaliser and dot-stuffer for one message."""
 
-    __slots__ = ("_at_line_start", "_pending_cr", "bytes_in")
+    __slots__ = ("_at_line_start", "_line", "_pending_cr", "bytes_in", "max_line_length")
 
-    def __init__(self) -> None:
+    def __init__(self, max_line_length: int | None = MAX_LINE_LENGTH) -> None:
         self._at_line_start = True
         self._pending_cr = False  # the last chunk ended in CR: is it half of a CRLF?
+        self._line = 0  # octets of the line still open (for the length limit)
         self.bytes_in = 0
+        self.max_line_length = max_line_length
 
     @property
     def at_line_start(self) -> bool:
@@ -33,6 +80,8 @@ class DataEncoder:
         """Return the wire form of ``chunk`` given everything encoded before it."""
         if not chunk:
             return b""
+        if self.max_line_length is not None:  # first: a refused chunk changes nothing
+            self._line = check_line_length(chunk, self.max_line_length, self._line)
         self.bytes_in += len(chunk)
         prefix = b""
         if self._pending_cr:
@@ -69,6 +118,10 @@ class DataEncoder:
             # (or CR), finish() must still add one, or ``\n.\r\n`` would not end the data.
             self._at_line_start = raw.endswith(b"\r\n")
             self.bytes_in += len(raw)
+            # Raw bytes are the caller's business (never refused), but they move the line on.
+            self._line = _open_line(raw, 0, 0 if prefix else self._line)
+        elif prefix:
+            self._line = 0
         return prefix + raw
 
     def finish(self) -> bytes:
@@ -76,6 +129,7 @@ class DataEncoder:
         tail = b"\r\n" + END_OF_DATA if self._pending_cr or not self._at_line_start else END_OF_DATA
         self._pending_cr = False
         self._at_line_start = True
+        self._line = 0
         return tail
 
 

@@ -23,7 +23,7 @@ from collections import deque
 from .._exceptions import ConnectionLost, ProtocolError, UsageError
 from .capabilities import Capabilities
 from .commands import verb_of
-from .data import DataEncoder, bdat_frame
+from .data import MAX_LINE_LENGTH, DataEncoder, bdat_frame
 from .reply import Reply, ReplyParser
 
 GREETING = "<greeting>"
@@ -41,8 +41,11 @@ class State(enum.Enum):
 class Session:
     """Sans-IO SMTP client session: feed it bytes, ask it for bytes, read replies."""
 
-    def __init__(self, parser: ReplyParser | None = None) -> None:
+    def __init__(
+        self, parser: ReplyParser | None = None, max_line_length: int | None = MAX_LINE_LENGTH
+    ) -> None:
         self.parser = parser or ReplyParser()
+        self.max_line_length = max_line_length  # of message lines, for each DataEncoder (SM-10)
         self.state = State.GREETING
         self.awaiting: deque[str] = deque([GREETING])
         self.capabilities: Capabilities | None = None
@@ -164,7 +167,7 @@ class Session:
             raise ProtocolError(f"STARTTLS answered {reply.code}, not 220; connection closed")
         elif verb == "DATA" and reply.code == 354:
             self.state = State.DATA
-            self.encoder = DataEncoder()
+            self.encoder = DataEncoder(self.max_line_length)
         elif verb == "DATA" and (reply.is_intermediate or ok):
             self.close(" (bad DATA reply)")
             raise ProtocolError(f"DATA answered {reply.code}, not 354; connection closed")
