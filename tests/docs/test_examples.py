@@ -55,3 +55,17 @@ def test_extraction(tmp_path: Path) -> None:
         (9, "x()\n", "needs a token"),
         (19, "if True:\n    pass\n", None),
     ]
+
+
+def test_every_public_name_is_in_the_api_reference() -> None:
+    """Each name of ``netsmtp.__all__`` has its entry in docs/reference (a ``:::`` block, or
+    for the constants a mention): a new public name cannot be left out of the site."""
+    import netsmtp
+
+    reference = "\n".join(p.read_text(encoding="utf-8") for p in (ROOT / "docs" / "reference").glob("*.md"))
+    missing = [
+        name
+        for name in netsmtp.__all__
+        if f"::: netsmtp.{name}\n" not in reference and f"`netsmtp.{name}`" not in reference
+    ]
+    assert not missing, f"not in docs/reference: {missing}"
