@@ -82,6 +82,9 @@ class SMTP(SyncDriver, Accessors, SendFlows, AuthFlows):
         host that is not a loopback address.
     ``pipelining``
         False: :meth:`send_message` never pipelines, even when the server offers it.
+    ``max_line_length``
+        The longest message line, in octets without its CRLF (998, RFC 5321's limit); a
+        longer line raises ``ValueError`` before it is written. ``None``: no limit.
     """
 
     def __init__(self, host: str | list[str] | None = None, **options: Any) -> None:

@@ -39,6 +39,8 @@ class SendResult:
     that refused it: its RCPT reply, or, when the message itself was refused after the
     recipient was accepted (DATA, a BDAT chunk, the end of the data), that refusal.
     ``reply`` is the reply that ended the data phase (None if it was never reached).
+    ``sender`` is the envelope sender as given (or taken from the headers), ``mail_reply``
+    the answer to MAIL FROM.
     """
 
     sender: str
