@@ -119,7 +119,7 @@ class AsyncSMTP(AsyncDriver, Accessors, SendFlows, AuthFlows):
         # QUIT when we can; never replace the caller's exception with ours (SECURITY RS-06).
         try:
             if not self._session.closed:
-                await self._drive(self._quit_flow())
+                await self._drive(self._exit_quit_flow())
         except SMTPError:
             pass
         finally:

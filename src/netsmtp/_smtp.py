@@ -118,7 +118,7 @@ class SMTP(SyncDriver, Accessors, SendFlows, AuthFlows):
         # QUIT when we can; never replace the caller's exception with ours (SECURITY RS-06).
         try:
             if not self._session.closed:
-                self._drive(self._quit_flow())
+                self._drive(self._exit_quit_flow())
         except SMTPError:
             pass
         finally:

@@ -29,6 +29,10 @@ from .state import ClientState, pseudo_reply
 
 logger = logging.getLogger("netsmtp")
 
+# Leaving a ``with`` block waits this long at most for the answer to its QUIT (SECURITY
+# RS-06): the QUIT is a courtesy, and an exception from the block must not wait behind it.
+EXIT_QUIT_TIMEOUT = 5.0
+
 
 class SessionFlows(ClientState):
     """Connecting, greeting, EHLO/HELO, STARTTLS, QUIT and the simple queries."""
@@ -204,7 +208,12 @@ class SessionFlows(ClientState):
         yield from self._simple_flow("ETRN", domain)
         return True
 
-    def _quit_flow(self) -> Flow[bool]:
+    def _exit_quit_flow(self) -> Flow[bool]:
+        """QUIT on leaving a ``with`` block: as quit(), its reply awaited EXIT_QUIT_TIMEOUT at most."""
+        limit = self._options.timeout
+        return (yield from self._quit_flow(min(limit, EXIT_QUIT_TIMEOUT) if limit else EXIT_QUIT_TIMEOUT))
+
+    def _quit_flow(self, timeout: float | None = None) -> Flow[bool]:
         if self._session.closed:
             raise ConnectionLost(f"the connection is closed{self._session.closed_reason}")
         if self._session.state is State.DATA:
@@ -213,7 +222,7 @@ class SessionFlows(ClientState):
             self._session.close(" (message abandoned by quit())")
             self._last_reply = pseudo_reply(421, "[netsmtp] Connection closed: message abandoned")
             return False
-        reply = yield from self._command("QUIT")
+        reply = yield from self._read(self._queue(encode_line("QUIT")), timeout)
         return reply.is_positive
 
     def _raw_command_flow(self, parts: tuple[str, ...]) -> Flow[None]:

@@ -92,9 +92,11 @@ class ClientState:
         """Register and write one command line."""
         yield Write(self._queue(line, shown, label))
 
-    def _read(self, write: bytes = b"") -> Flow[Reply]:
-        """Write ``write`` (a queued command), read the next reply, make it ``last_reply``."""
-        result: ReplyResult = yield ReadReply(write=write)
+    def _read(self, write: bytes = b"", timeout: float | None = None) -> Flow[Reply]:
+        """Write ``write`` (a queued command), read the next reply, make it ``last_reply``.
+
+        ``timeout`` shortens the wait for this one reply (None: the client's timeout)."""
+        result: ReplyResult = yield ReadReply(timeout=timeout, write=write)
         reply = result[1]
         self._last_reply = reply
         if self._transcript.active:
