@@ -24,8 +24,6 @@ import argparse
 import asyncio
 import json
 import os
-import shutil
-import signal
 import smtplib
 import statistics
 import subprocess
@@ -37,18 +35,14 @@ from typing import Any
 
 import aiosmtplib
 import uvloop
+from _sink import Sink, build_sink
+from _sink import expected_stats as sink_expected_stats
 
 from netsmtp import SMTP, AsyncSMTP
 
-HERE = Path(__file__).resolve().parent
 SENDER = "bench@example.org"
 RECIPIENT = "sink@example.net"
 HELLO = "bench.example.org"
-
-FNV_OFFSET = 1469598103934665603
-FNV_PRIME = 1099511628211
-GOLDEN = 0x9E3779B97F4A7C15
-MASK = (1 << 64) - 1
 
 
 # ---- the messages and what the sink must report ------------------------------------------------
@@ -68,16 +62,7 @@ def message(n: int) -> bytes:
 
 def expected_stats(count: int) -> dict[str, int]:
     """messages, bytes and the sink's order-independent FNV-1a combination for ``count`` messages."""
-    combined = FNV_OFFSET
-    total = 0
-    for n in range(count):
-        body = message(n)
-        h = FNV_OFFSET
-        for byte in body:
-            h = ((h ^ byte) * FNV_PRIME) & MASK
-        combined ^= (h * GOLDEN + len(body)) & MASK
-        total += len(body)
-    return {"messages": count, "bytes": total, "fnv1a": combined}
+    return sink_expected_stats(message(n) for n in range(count))
 
 
 # ---- the clients (each run in a child process) -------------------------------------------------
@@ -149,62 +134,6 @@ def child(runner: str, loop: str, port: int, count: int) -> dict[str, float]:
     wall, cpu = time.perf_counter(), time.process_time()
     sync_main(port, count)
     return {"wall": time.perf_counter() - wall, "cpu": time.process_time() - cpu}
-
-
-# ---- the sink ------------------------------------------------------------------------------------
-def sink_source() -> Path:
-    given = os.environ.get("NETSMTP_SINK_C")
-    path = Path(given) if given else HERE.parent.parent / "shared" / "bench" / "sink.c"
-    if not path.is_file():
-        raise SystemExit(f"sink.c not found at {path}: set NETSMTP_SINK_C to its path")
-    return path
-
-
-def build_sink(workdir: Path) -> Path:
-    cc = os.environ.get("CC", "cc")
-    if shutil.which(cc) is None:
-        raise SystemExit(f"no C compiler ({cc}) to build the sink")
-    binary = workdir / "sink"
-    subprocess.run([cc, "-O2", "-pthread", "-o", str(binary), str(sink_source())], check=True)
-    return binary
-
-
-class Sink:
-    def __init__(self, binary: Path, workdir: Path, delay_ms: int, tag: str) -> None:
-        self.stats_path = workdir / f"stats-{tag}"
-        args = [str(binary), "-p", "0", "-s", str(self.stats_path)]
-        if delay_ms:
-            args += ["-d", str(delay_ms)]
-        self.process = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
-        assert self.process.stdout is not None
-        first = self.process.stdout.readline().split()
-        if len(first) != 2 or first[0] != "port":
-            self.stop()
-            raise SystemExit(f"the sink did not start: {first!r}")
-        self.port = int(first[1])
-
-    def stats(self) -> dict[str, int]:
-        if not self.stats_path.exists():
-            return {}
-        stats: dict[str, int] = {}
-        for line in self.stats_path.read_text().splitlines():
-            key, value = line.split()
-            stats[key] = int(value, 16) if key == "fnv1a" else int(value)
-        return stats
-
-    def wait_for(self, messages: int, timeout: float = 5.0) -> dict[str, int]:
-        """The stats once they count ``messages`` (the sink writes them after the QUIT)."""
-        deadline = time.monotonic() + timeout
-        while (stats := self.stats()).get("messages", -1) < messages and time.monotonic() < deadline:
-            time.sleep(0.01)
-        return stats
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            self.process.wait(5)
-        if self.process.stdout is not None:
-            self.process.stdout.close()
 
 
 def measure(name: str, binary: Path, workdir: Path, args: argparse.Namespace, run: int) -> dict[str, Any]:
