@@ -368,7 +368,7 @@ $scenario{rawdatasend} = sub {
     $s->quit;
 };
 $scenario{rawdatasend_partial} = sub {
-    my $s = smtp();
+    my $s = smtp(Timeout => 1);    # no server sees an end of data in "partial.": do not wait long
     transaction($s);
     $s->data;
     $s->rawdatasend("partial");

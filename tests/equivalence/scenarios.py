@@ -678,7 +678,7 @@ def rawdatasend(env: Env) -> None:
     ),
 )
 def rawdatasend_partial(env: Env) -> None:
-    s = smtp(env)
+    s = smtp(env, Timeout=1)
     transaction(s)
     s.data()
     s.rawdatasend("partial")
@@ -799,7 +799,7 @@ def long_command_line(env: Env) -> None:
 
 @scenario(
     "Timeout: a reply that comes too late",
-    Profile(delays={"VRFY": 2.0}),
+    Profile(delays={"VRFY": 1.5}),
     diffs=(
         Diff(
             "A5",
