@@ -33,6 +33,25 @@ def resolve(host: str, port: int, family: int) -> list[tuple[int, tuple[Any, ...
     return [(info[0], info[4]) for info in infos]
 
 
+def _close_orphan(exc: BaseException) -> None:
+    """Close the SSLSocket that a failed ``wrap_socket`` may leave open.
+
+    ``wrap_socket`` moves the descriptor into a new SSLSocket before the handshake. On a
+    socket the server has already reset, ``SSLSocket._create`` probes it with ``recv(1)``
+    and lets the ECONNRESET escape without closing that SSLSocket (CPython 3.11 to 3.13):
+    the descriptor leaks until the garbage collector finds it. The traceback is the only
+    place that still refers to it. ``close()`` is idempotent, so the sockets the other
+    failure paths closed already are left as they are.
+    """
+    tb = exc.__traceback__
+    while tb is not None:
+        candidate = tb.tb_frame.f_locals.get("self")
+        if isinstance(candidate, ssl.SSLSocket):
+            with contextlib.suppress(OSError):
+                candidate.close()
+        tb = tb.tb_next
+
+
 class SocketStream:
     """A connected socket, plain or TLS."""
 
@@ -113,11 +132,19 @@ class SocketStream:
         try:
             wrapped = context.wrap_socket(self.sock, server_hostname=server_hostname)
         except TimeoutError as exc:
+            _close_orphan(exc)
             raise SMTPTimeout("TLS handshake timed out") from exc
         except (ssl.SSLError, ssl.CertificateError) as exc:
+            _close_orphan(exc)
             raise TLSError(f"TLS handshake failed: {exc}") from exc
         except OSError as exc:
+            _close_orphan(exc)
             raise TLSError(f"TLS handshake failed: {exc.strerror or exc}") from exc
+        if wrapped.version() is None:
+            # On a socket the server already reset, wrap_socket skips the handshake and
+            # returns the socket unencrypted: never take that for TLS.
+            wrapped.close()
+            raise TLSError("TLS handshake failed: the server closed the connection before it")
         return SocketStream(wrapped)
 
     def tls_info(self) -> tuple[str | None, tuple[str, str, int] | None]:

@@ -18,10 +18,10 @@ from .._core.commands import DSN_MAIL_EXTRA, MAX_COMMAND_LINE, encode_line
 from .._core.data import check_line_length
 from .._core.parameters import MAIL_OPTIONS, mail_parameters, normalise_options
 from .._core.reply import Reply
-from .._exceptions import NotSupportedError, SendError
+from .._exceptions import ConnectionLost, NotSupportedError, SendError, SMTPTimeout
 from .._message import CHUNK, PreparedMessage, prepare
 from .requests import Flow, Write
-from .state import pseudo_reply
+from .state import delivery_unknown, pseudo_reply
 from .transaction_flows import _JOIN_LIMIT, TransactionFlows, _check_text
 
 # SPEC A15: up to this size the body rides with the envelope (BDAT LAST in the same write).
@@ -127,7 +127,17 @@ class SendFlows(TransactionFlows):
             elif not chunking:
                 batch.append(self._queue(b"DATA\r\n"))
             yield Write(b"".join(batch))
-            yield from self._read_envelope(result, prepared)
+            if inline:
+                # The whole message went out with the envelope: from now on a lost connection
+                # leaves its fate unknown (RFC 1047), unless a reply already settled it.
+                try:
+                    yield from self._read_envelope(result, prepared)
+                except (ConnectionLost, SMTPTimeout) as exc:
+                    if _refused_for_sure(result, prepared):
+                        raise
+                    raise delivery_unknown(exc) from exc
+            else:
+                yield from self._read_envelope(result, prepared)
             if inline:
                 self._expect_final_extras(result)  # known only now (LMTP: one per recipient)
                 final = yield from self._read_final()
@@ -329,6 +339,15 @@ class _BodyCheck:
         if not self.eight_bit_ok and not piece.isascii():
             raise NotSupportedError(_not_8bit("message abandoned"), "DATA")
         return piece
+
+
+def _refused_for_sure(result: SendResult, prepared: PreparedMessage) -> bool:
+    """True when the replies read so far rule delivery out: MAIL refused, or every
+    recipient answered and none accepted."""
+    mail = result.mail_reply
+    if mail is not None and not mail.is_positive:
+        return True
+    return not result.accepted and len(result.refused) == len(prepared.recipients)
 
 
 def _refuse_all(result: SendResult, reply: Reply) -> None:

@@ -37,6 +37,14 @@ DEFAULT_REPLY_CODE = 421
 RAISE: Any = object()
 
 
+def delivery_unknown(exc: SMTPError) -> DeliveryUnknown:
+    """What a transport failure becomes once the whole message is on the wire (RFC 1047)."""
+    return DeliveryUnknown(
+        "the connection failed after the message was sent and before the server "
+        f"answered: it may or may not have been accepted ({exc})"
+    )
+
+
 def pseudo_reply(code: int, text: str) -> Reply:
     """A reply made up locally (Net::SMTP's pseudo statuses), e.g. 421 for a timeout."""
     return Reply.from_lines(code, (text,))
@@ -123,10 +131,7 @@ class ClientState:
         except (ConnectionLost, SMTPTimeout) as exc:
             if isinstance(exc, DeliveryUnknown):
                 raise
-            raise DeliveryUnknown(
-                "the connection failed after the message was sent and before the server "
-                f"answered: it may or may not have been accepted ({exc})"
-            ) from exc
+            raise delivery_unknown(exc) from exc
 
     # ---- the Net::SMTP face -------------------------------------------------------------
     def _failure(self, exc: SMTPError) -> None:
