@@ -130,6 +130,32 @@ def test_one_recipient_refused_one_deferred(
     check_copies(server, mark, sent, [ok])
 
 
+def test_every_recipient_refused(server: Server, open_client: OpenClient) -> None:
+    """Nothing is delivered, and the body (sent with the envelope where PIPELINING and CHUNKING
+    allow, SPEC A15) is never read as commands: the session stays in step for the next message."""
+    mark, injected = marker(), marker()
+    smuggled = (
+        b"RSET\r\nMAIL FROM:<evil@example.org>\r\nRCPT TO:<victim@example.net>\r\nDATA\r\n"
+        + message_id(injected)
+        + b"\r\nSubject: injected\r\n\r\nevil\r\n.\r\n"
+    )
+    sent = message(mark, "sender@example.org", ["reject-a@example.net"], body=smuggled)
+    smtp = open_client(server.starttls)
+    with pytest.raises(netsmtp.SendError) as caught:
+        smtp.send_message(sent, "sender@example.org", ["reject-a@example.net", "reject-b@example.net"])
+    result = caught.value.result
+    assert not result.accepted
+    assert {r.code for r in result.refused.values()} == {550}
+    assert smtp.noop() is True
+    follow_up, rcpt = marker(), "after-refusal@example.net"
+    again = message(follow_up, "sender@example.org", [rcpt])
+    assert list(smtp.send_message(again, "sender@example.org", [rcpt]).accepted) == [rcpt]
+    smtp.quit()
+    check_copies(server, follow_up, again, [rcpt])
+    wait_for(server.maildir, message_id(mark), 0, timeout=0)
+    wait_for(server.maildir, message_id(injected), 0, timeout=0)
+
+
 def test_skip_bad(server: Server, context: ssl.SSLContext, open_client: OpenClient) -> None:
     """The Net::SMTP way: to(..., skip_bad=True) returns the accepted addresses as given."""
     smtp = open_client(server.starttls, ssl_context=context)
