@@ -34,6 +34,7 @@ RCPT_OPTIONS = {"notify": "Notify", "orcpt": "ORcpt", "skip_bad": "SkipBad"}
 
 _ADDR_TYPE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]*)")
 _NOTIFY = frozenset({"SUCCESS", "FAILURE", "DELAY"})
+_ESMTP_VALUE = re.compile(r"[\x21-\x3c\x3e-\x7e]+")  # RFC 5321 §4.1.2 esmtp-value
 
 
 def normalise_options(given: Mapping[str, Any], known: Mapping[str, str], where: str) -> dict[str, Any]:
@@ -112,6 +113,10 @@ def mail_parameters(
             raise ValueError(f"auth must be valid xtext or '<>': {auth!r}")
     transaction = opts.get("transaction")
     transid = to_path(transaction, exact) if transaction is not None else None
+    if transid is not None and not _ESMTP_VALUE.fullmatch(transid):
+        # A quoted local part may hold a space: "TRANSID=<"x NOTIFY=NEVER"@y>" would be read
+        # as two parameters (SECURITY CI-04). RFC 5321 §4.1.2: printable ASCII, no space or "=".
+        raise ValueError(f"transaction must be a path without spaces, '=' or non-ASCII: {transaction!r}")
 
     if size is not None and _want(caps, "SIZE", result, "size"):
         result.params.append(f"SIZE={size}")

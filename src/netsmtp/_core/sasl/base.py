@@ -96,6 +96,12 @@ def check_credential(value: str, what: str, forbidden: str = "\r\n\x00") -> str:
         raise TypeError(f"{what} must be a str, not {type(value).__name__}")
     if any(ch in value for ch in forbidden):
         raise ValueError(f"{what} contains a forbidden character (CR, LF, NUL or similar)")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        # A lone surrogate: refused now, not when a later step (LOGIN's password, CRAM-MD5's
+        # digest) would have to encode it after the first lines went out.
+        raise ValueError(f"{what} cannot be encoded as UTF-8 (a lone surrogate)") from None
     return value
 
 
