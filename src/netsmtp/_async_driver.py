@@ -91,6 +91,10 @@ class AsyncDriver(ClientState):
             return None
         raise AssertionError(f"unknown request {request!r}")  # pragma: no cover
 
+    def _pending_input(self) -> bytes:
+        stream = self._stream
+        return stream.take_buffered() if stream is not None else b""
+
     def _live(self) -> AsyncStream:
         if self._stream is None:
             raise ConnectionLost("the connection is closed")

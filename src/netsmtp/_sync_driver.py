@@ -65,6 +65,10 @@ class SyncDriver(ClientState):
             return None
         raise AssertionError(f"unknown request {request!r}")  # pragma: no cover
 
+    def _pending_input(self) -> bytes:
+        stream = self._stream
+        return stream.read_nowait() if stream is not None else b""
+
     def _live(self) -> SocketStream:
         if self._stream is None:
             raise ConnectionLost("the connection is closed")

@@ -221,6 +221,17 @@ class AsyncStream:
             raise ConnectionLost(f"read failed: {protocol.error}") from protocol.error
         return b""
 
+    def take_buffered(self) -> bytes:
+        """What the protocol has received and nobody read yet, without waiting (b"" if
+        nothing): no system call, the loop has already delivered it."""
+        protocol = self._protocol
+        if protocol is None or not protocol.buffer:
+            return b""
+        data = bytes(protocol.buffer)
+        protocol.buffer.clear()
+        self.transport.resume_reading()
+        return data
+
     async def write(self, data: bytes, timeout: float | None) -> None:
         await self._attach()
         if self.transport.is_closing():

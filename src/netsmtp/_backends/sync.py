@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import select
 import socket
 import ssl
 import time
@@ -55,11 +56,14 @@ def _close_orphan(exc: BaseException) -> None:
 class SocketStream:
     """A connected socket, plain or TLS."""
 
-    __slots__ = ("_timeout", "sock")
+    __slots__ = ("_poll", "_timeout", "sock")
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
         self._timeout: float | None = sock.gettimeout()
+        self._poll = select.poll() if hasattr(select, "poll") else None
+        if self._poll is not None:
+            self._poll.register(sock, select.POLLIN)
 
     @classmethod
     def open(
@@ -111,6 +115,34 @@ class SocketStream:
             return self.sock.recv(READ_SIZE)
         except TimeoutError as exc:
             raise SMTPTimeout("no reply within the timeout") from exc
+        except ssl.SSLError as exc:
+            raise ConnectionLost(f"TLS error while reading: {exc}") from exc
+        except OSError as exc:
+            raise ConnectionLost(f"read failed: {exc.strerror or exc}") from exc
+
+    def read_nowait(self) -> bytes:
+        """What has already arrived, without waiting: b"" when nothing has (an EOF is left
+        for the next read to find). One poll() system call when nothing is there."""
+        sock = self.sock
+        tls = isinstance(sock, ssl.SSLSocket)
+        if not (isinstance(sock, ssl.SSLSocket) and sock.pending()):
+            if self._poll is not None:
+                if not self._poll.poll(0):
+                    return b""
+            elif not select.select([sock], [], [], 0)[0]:
+                return b""
+        try:
+            if not tls:
+                return sock.recv(READ_SIZE)  # readable: returns at once (data, or b"" at EOF)
+            # A readable TLS socket may hold only a record that is not data (a session
+            # ticket): read without blocking, then put the timeout back.
+            sock.settimeout(0)
+            try:
+                return sock.recv(READ_SIZE)
+            except ssl.SSLWantReadError:
+                return b""
+            finally:
+                sock.settimeout(self._timeout)
         except ssl.SSLError as exc:
             raise ConnectionLost(f"TLS error while reading: {exc}") from exc
         except OSError as exc:

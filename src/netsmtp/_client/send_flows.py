@@ -126,7 +126,7 @@ class SendFlows(TransactionFlows):
                 batch.append(self._queue_bdat(whole, last=True))
             elif not chunking:
                 batch.append(self._queue(b"DATA\r\n"))
-            yield Write(b"".join(batch))
+            yield from self._write_message(b"".join(batch))  # with inline BDAT, the whole message
             if inline:
                 # The whole message went out with the envelope: from now on a lost connection
                 # leaves its fate unknown (RFC 1047), unless a reply already settled it.
@@ -168,6 +168,7 @@ class SendFlows(TransactionFlows):
 
     # ---- pieces -----------------------------------------------------------------------------
     def _queue_bdat(self, chunk: bytes, last: bool) -> bytes:
+        self._take_unsolicited()
         frame = self._session.bdat(chunk, last)
         if self._transcript.active:
             self._transcript.line(">>>", f"BDAT {len(chunk)}{' LAST' if last else ''}")
@@ -243,7 +244,7 @@ class SendFlows(TransactionFlows):
                 encoded = self._session.data(_check_text(chunk))
                 self._transcript.data(chunk)
                 if pending:
-                    yield Write(pending)
+                    yield from self._write_message(pending)
                 pending = encoded
         except BaseException:
             self._session.close(" (message abandoned)")
@@ -252,10 +253,10 @@ class SendFlows(TransactionFlows):
         tail = self._session.end_data(1 + self._final_replies_extra(result))
         self._transcript.line(">>>", ".")
         if len(pending) < _JOIN_LIMIT:  # a small message and its end marker: one segment
-            yield Write(pending + tail)
+            yield from self._write_message(pending + tail)
         else:
-            yield Write(pending)
-            yield Write(tail)
+            yield from self._write_message(pending)
+            yield from self._write_message(tail)
         return (yield from self._finish(result, (yield from self._read_final())))
 
     def _send_bdat(self, result: SendResult, prepared: PreparedMessage) -> Flow[SendResult]:
@@ -276,7 +277,7 @@ class SendFlows(TransactionFlows):
             pending = next(chunks, b"")  # a stream may fail its checks here already
             for upcoming in chunks:
                 if pending:
-                    yield Write(self._queue_bdat(pending, last=False))
+                    yield from self._write_message(self._queue_bdat(pending, last=False))
                     outstanding += 1
                 pending = upcoming
                 while outstanding >= window:
@@ -297,7 +298,7 @@ class SendFlows(TransactionFlows):
             _refuse_all(result, failed)
             yield from self._reset()
             raise SendError(f"message refused: {failed}", result)
-        yield Write(self._queue_bdat(pending, last=True))
+        yield from self._write_message(self._queue_bdat(pending, last=True))
         self._expect_final_extras(result)
         return (yield from self._finish(result, (yield from self._read_final())))
 

@@ -124,7 +124,7 @@ class SessionFlows(ClientState):
             self._session.implicit_tls()
             self._tls_verified = verifies(context)
         greeting = yield from self._read()
-        if not greeting.is_positive:
+        if not greeting.is_positive or self._session.closed:  # 221: closing (SECURITY MS-13)
             self._session.close(" (greeting refused)")
             raise GreetingError(f"greeting refused: {greeting}", greeting)
 

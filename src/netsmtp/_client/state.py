@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 from .._core.commands import encode_line
 from .._core.reply import Reply
 from .._core.sasl import SASLError
-from .._core.session import Session
+from .._core.session import Session, State
 from .._exceptions import (
     ConnectionLost,
     DeliveryUnknown,
@@ -85,12 +85,29 @@ class ClientState:
         if self._session.closed:
             raise ConnectionLost(f"the connection is closed{self._session.closed_reason}")
 
+    def _pending_input(self) -> bytes:  # pragma: no cover - every driver overrides it
+        """Bytes already received and not yet read, taken without waiting (b"" if none)."""
+        raise NotImplementedError
+
+    def _take_unsolicited(self) -> None:
+        """Before a command goes out while no reply is due, take what the server already
+        sent: the session then refuses the command (ProtocolError, connection closed)
+        instead of pairing that early reply with it (SECURITY MS-15, MS-20). Bytes read
+        earlier are checked by the session anyway; this catches those still in the
+        socket (one non-blocking check; none at all for asyncio, whose protocol holds them)."""
+        session = self._session
+        if not session.awaiting and session.state is State.READY:
+            data = self._pending_input()
+            if data:
+                session.receive_data(data)
+
     def _queue(self, line: bytes, shown: str | None = None, label: str | None = None) -> bytes:
         """Register one command line as sent and log it; return the bytes to write.
 
         ``shown`` replaces the line in the transcript (secrets); ``label`` pairs its reply
         when the line is not a command (an AUTH continuation could spell a verb).
         """
+        self._take_unsolicited()
         data = self._session.command(line, label)
         if self._transcript.active:
             self._transcript.line(SENT, shown or line[:-2].decode("utf-8", "replace"))

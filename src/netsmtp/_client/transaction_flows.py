@@ -21,7 +21,14 @@ from .._core.parameters import (
 )
 from .._core.reply import Reply
 from .._core.session import State
-from .._exceptions import ExtensionWarning, NotSupportedError, ProtocolError, ReplyError, UsageError
+from .._exceptions import (
+    ConnectionLost,
+    ExtensionWarning,
+    NotSupportedError,
+    ProtocolError,
+    ReplyError,
+    UsageError,
+)
 from .requests import Flow, Write
 from .session_flows import SessionFlows
 from .state import pseudo_reply
@@ -114,6 +121,19 @@ class TransactionFlows(SessionFlows):
         self._txn_recipients = []
         return True
 
+    def _write_message(self, data: bytes) -> Flow[None]:
+        """Write part of a message, its end included or not. If the connection breaks now,
+        the end of the message has not reached the server: the transaction is void (RFC 5321
+        §3.8), the message was not accepted and sending it again is safe (SECURITY MS-11).
+        Only once all of it is out does a lost connection leave its fate unknown
+        (DeliveryUnknown, MS-10)."""
+        try:
+            yield Write(data)
+        except ConnectionLost as exc:
+            raise ConnectionLost(
+                f"the connection broke while the message was being sent: the message was not accepted ({exc})"
+            ) from exc
+
     def _send_and_read(self, line: bytes) -> Flow[Reply]:
         return (yield from self._read(self._queue(line)))
 
@@ -177,7 +197,7 @@ class TransactionFlows(SessionFlows):
             for chunk in chunks:
                 _check_text(chunk)
                 if pending:
-                    yield Write(pending)
+                    yield from self._write_message(pending)
                 pending = self._session.data(chunk)
                 self._transcript.data(chunk)
         except BaseException:
@@ -189,10 +209,10 @@ class TransactionFlows(SessionFlows):
         tail = self._session.end_data(self._end_replies())
         self._transcript.line(">>>", ".")
         if len(pending) < _JOIN_LIMIT:
-            yield Write(pending + tail)
+            yield from self._write_message(pending + tail)
         else:
-            yield Write(pending)
-            yield Write(tail)
+            yield from self._write_message(pending)
+            yield from self._write_message(tail)
         return (yield from self._data_reply_flow())
 
     def _end_replies(self) -> int:
@@ -212,7 +232,7 @@ class TransactionFlows(SessionFlows):
             encoded = self._session.data(_check_text(chunk))
             self._transcript.data(chunk)
             if encoded:
-                yield Write(encoded)
+                yield from self._write_message(encoded)
         return True
 
     def _dataend_flow(self) -> Flow[bool]:
@@ -221,7 +241,7 @@ class TransactionFlows(SessionFlows):
             return True  # Net::Cmd: ending twice is harmless and sends nothing
         tail = self._session.end_data(self._end_replies())
         self._transcript.line(">>>", ".")
-        yield Write(tail)
+        yield from self._write_message(tail)
         return (yield from self._data_reply_flow())
 
     def _rawdatasend_flow(self, data: MessageData) -> Flow[bool]:
@@ -230,7 +250,7 @@ class TransactionFlows(SessionFlows):
             raw = self._session.raw_data(chunk)
             self._transcript.data(chunk)
             if raw:
-                yield Write(raw)
+                yield from self._write_message(raw)
         return True
 
     # ---- BDAT ---------------------------------------------------------------------------
@@ -239,11 +259,12 @@ class TransactionFlows(SessionFlows):
         caps = self._session.capabilities
         if caps is None or "CHUNKING" not in caps:
             raise NotSupportedError(pseudo_reply(500, "Command unknown: 'BDAT'"), "BDAT")
+        self._take_unsolicited()
         frame = self._session.bdat(chunk, last)
         if self._transcript.active:
             self._transcript.line(">>>", f"BDAT {len(chunk)}{' LAST' if last else ''}")
             self._transcript.data(chunk)
-        yield Write(frame)
+        yield from self._write_message(frame)
         reply = yield from (self._read_final() if last else self._read())
         self._expect_ok(reply, "BDAT")
         return True
