@@ -10,6 +10,10 @@ import logging
 import sys
 
 logger = logging.getLogger("netsmtp.transcript")
+# A library configures no output of its own (logging HOWTO, "Configuring Logging for a
+# Library"): without this, Python's last-resort handler would print netsmtp's warnings on
+# the stderr of applications that never asked for logging.
+logging.getLogger("netsmtp").addHandler(logging.NullHandler())
 
 SENT = ">>>"
 RECEIVED = "<<<"
