@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 
-.PHONY: demo check lint typecheck test docs unasync clean
+.PHONY: demo check lint typecheck test docs bandit fuzz-smoke unasync clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,8 +21,8 @@ unasync: $(BIN)/.installed
 
 lint: $(BIN)/.installed
 	$(BIN)/python scripts/unasync.py --check
-	$(BIN)/ruff check src tests examples scripts benchmarks
-	$(BIN)/ruff format --check src tests examples scripts benchmarks
+	$(BIN)/ruff check src tests examples scripts benchmarks fuzz
+	$(BIN)/ruff format --check src tests examples scripts benchmarks fuzz
 
 typecheck: $(BIN)/.installed
 	$(BIN)/mypy
@@ -34,7 +34,15 @@ test: $(BIN)/.installed
 docs: $(BIN)/.installed
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 
-check: lint typecheck test docs
+# Security linter over the library (skips, each justified, in pyproject.toml [tool.bandit]).
+bandit: $(BIN)/.installed
+	$(BIN)/bandit -q -r src -c pyproject.toml
+
+# A 20-second fuzzing burst: each target of fuzz/ for 10 s (atheris, or its fallback loop).
+fuzz-smoke: $(BIN)/.installed
+	$(BIN)/python fuzz/smoke.py --seconds 10
+
+check: lint typecheck test docs bandit fuzz-smoke
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis site
