@@ -15,7 +15,7 @@ from typing import Any, Protocol
 import pytest
 
 from netsmtp._client import auth_flows
-from tests.helpers.clients import KINDS, LoopThread, make_client
+from tests.helpers.clients import KINDS, Loops, make_client
 from tests.helpers.scripted import ScriptedServer
 
 HELLO = "client.test"
@@ -23,25 +23,6 @@ HELLO = "client.test"
 
 class Connect(Protocol):
     def __call__(self, server: ScriptedServer | str, **options: Any) -> Any: ...
-
-
-class Loops:
-    """One LoopThread per loop kind, started on first use, stopped at the end of the session."""
-
-    def __init__(self) -> None:
-        self._threads: dict[str, LoopThread] = {}
-
-    def get(self, kind: str) -> LoopThread | None:
-        if kind == "sync":
-            return None
-        if kind not in self._threads:
-            self._threads[kind] = LoopThread(kind)
-        return self._threads[kind]
-
-    def stop(self) -> None:
-        for thread in self._threads.values():
-            thread.stop()
-        self._threads.clear()
 
 
 @pytest.fixture(scope="session")

@@ -15,27 +15,8 @@ import pytest
 
 import netsmtp
 from tests.client.support import HELLO, Connect
-from tests.helpers.clients import KINDS, LoopThread, make_client
+from tests.helpers.clients import KINDS, Loops, make_client
 from tests.helpers.scripted import ScriptedServer
-
-
-class Loops:
-    """One LoopThread per loop kind, started on first use and stopped at the end of the session."""
-
-    def __init__(self) -> None:
-        self._threads: dict[str, LoopThread] = {}
-
-    def get(self, kind: str) -> LoopThread | None:
-        if kind == "sync":
-            return None
-        if kind not in self._threads:
-            self._threads[kind] = LoopThread(kind)
-        return self._threads[kind]
-
-    def stop(self) -> None:
-        for thread in self._threads.values():
-            thread.stop()
-        self._threads.clear()
 
 
 @pytest.fixture(scope="session")

@@ -91,6 +91,25 @@ class LoopThread:
         self.loop.close()
 
 
+class Loops:
+    """One LoopThread per loop kind, started on first use, stopped at the end of the session."""
+
+    def __init__(self) -> None:
+        self._threads: dict[str, LoopThread] = {}
+
+    def get(self, kind: str) -> LoopThread | None:
+        if kind == "sync":
+            return None
+        if kind not in self._threads:
+            self._threads[kind] = LoopThread(kind)
+        return self._threads[kind]
+
+    def stop(self) -> None:
+        for thread in self._threads.values():
+            thread.stop()
+        self._threads.clear()
+
+
 class AsyncProxy:
     """SMTP's blocking API over an AsyncSMTP (or AsyncLMTP) that runs on a LoopThread."""
 

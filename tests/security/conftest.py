@@ -16,6 +16,7 @@ import pytest
 
 from netsmtp._client import auth_flows
 from tests.helpers.clients import KINDS, LoopThread, make_client
+from tests.helpers.clients import Loops as SecLoops
 from tests.helpers.scripted import ScriptedServer
 
 SEC_HELLO = "client.test"
@@ -25,25 +26,6 @@ class SecConnect(Protocol):
     """Makes a connected client with SMTP's blocking API (``Any``: SMTP or a proxy)."""
 
     def __call__(self, server: ScriptedServer | str | list[str], **options: Any) -> Any: ...
-
-
-class SecLoops:
-    """One LoopThread per loop kind, started on first use, stopped at the end of the session."""
-
-    def __init__(self) -> None:
-        self._threads: dict[str, LoopThread] = {}
-
-    def get(self, kind: str) -> LoopThread | None:
-        if kind == "sync":
-            return None
-        if kind not in self._threads:
-            self._threads[kind] = LoopThread(kind)
-        return self._threads[kind]
-
-    def stop(self) -> None:
-        for thread in self._threads.values():
-            thread.stop()
-        self._threads.clear()
 
 
 @pytest.fixture(scope="session")

@@ -11,29 +11,10 @@ from typing import Any
 
 import pytest
 
-from tests.helpers.clients import KINDS, LoopThread, make_client
+from tests.helpers.clients import KINDS, Loops, make_client
 from tests.helpers.scripted import ScriptedServer
 
 from .support import HELLO, Connect
-
-
-class Loops:
-    """One LoopThread per loop kind, started on first use, stopped at the end of the session."""
-
-    def __init__(self) -> None:
-        self._threads: dict[str, LoopThread] = {}
-
-    def get(self, kind: str) -> LoopThread | None:
-        if kind == "sync":
-            return None
-        if kind not in self._threads:
-            self._threads[kind] = LoopThread(kind)
-        return self._threads[kind]
-
-    def stop(self) -> None:
-        for thread in self._threads.values():
-            thread.stop()
-        self._threads.clear()
 
 
 @pytest.fixture(scope="session")
