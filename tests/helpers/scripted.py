@@ -118,12 +118,24 @@ class Peer:
         return rest
 
     def at_eof(self, wait: float = 2.0) -> bool:
-        """True if the client closed without sending anything more."""
+        """True if the client closed (EOF or reset) within ``wait`` seconds without sending
+        anything more; False if it sent bytes or was still connected when ``wait`` ran out."""
+        if self.buffer:
+            return False
         self.sock.settimeout(wait)
         try:
-            return not self.buffer and not self._fill()
+            data = self.sock.recv(65536)
+        except TimeoutError:
+            return False  # still open: that is not an EOF
+        except (ConnectionError, ssl.SSLError, OSError):
+            return True
         finally:
             self.sock.settimeout(self.server.io_timeout)
+        if data:
+            self.server._record(data, self.tls)
+            self.buffer += data
+            return False
+        return True
 
     # -- connection control --------------------------------------------------------------
     def starttls(self) -> None:
