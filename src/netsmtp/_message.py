@@ -38,9 +38,11 @@ _FIELD_NAME = re.compile(r"[\x21-\x39\x3b-\x7e]+")
 _UNDECODABLE = re.compile("[\udc80-\udcff]")  # octets that were not UTF-8 (surrogateescape)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one is made per message, and frozen construction is slow
 class PreparedMessage:
-    """What a send needs: who from, who to, and the bytes (in memory or as a stream)."""
+    """What a send needs: who from, who to, and the bytes (in memory or as a stream).
+
+    Treated as immutable: changed copies are made with ``dataclasses.replace``."""
 
     sender: str
     recipients: tuple[str, ...]
@@ -51,7 +53,10 @@ class PreparedMessage:
 
     @property
     def international(self) -> bool:
-        return not all(a.isascii() for a in (self.sender, *self.recipients))
+        try:  # one pass over the joined recipients; a non-str among them fails as it always did
+            return not (self.sender.isascii() and "".join(self.recipients).isascii())
+        except TypeError:
+            return not all(a.isascii() for a in (self.sender, *self.recipients))
 
     def chunks(self) -> Iterator[bytes]:
         """The message in pieces of at most CHUNK octets (memory stays bounded)."""
@@ -98,13 +103,25 @@ def rechunk(pieces: Iterable[bytes]) -> Iterator[bytes]:
 
 def header_end(raw: bytes) -> int:
     """Where the header block (blank line included) ends; the whole text if there is no body."""
-    m = _HEADER_END.search(raw, 0, MAX_HEADER_BLOCK)
-    return m.end() if m is not None else min(len(raw), MAX_HEADER_BLOCK)
+    # What _HEADER_END.search(raw, 0, MAX_HEADER_BLOCK).end() finds: the first LF followed by
+    # an LF or a CRLF ends the block. Two substring searches run at memory speed; the
+    # pattern, which starts with an optional CR, is tried at every offset.
+    lf_crlf = raw.find(b"\n\r\n", 0, MAX_HEADER_BLOCK)
+    lf_lf = raw.find(b"\n\n", 0, lf_crlf + 2 if lf_crlf >= 0 else MAX_HEADER_BLOCK)  # an earlier one
+    if lf_crlf < 0 or 0 <= lf_lf < lf_crlf:
+        return lf_lf + 2 if lf_lf >= 0 else min(len(raw), MAX_HEADER_BLOCK)
+    return lf_crlf + 3
+
+
+def _has_header_end(raw: bytes) -> bool:
+    """True when ``raw`` holds the end of a header block (``_HEADER_END`` matches)."""
+    return raw.find(b"\n\n") >= 0 or raw.find(b"\n\r\n") >= 0
 
 
 def strip_bcc(header_block: bytes) -> bytes:
     """Remove every ``Bcc:``/``Resent-Bcc:`` field (with its folded lines) from a header block."""
-    if not _BCC.search(header_block):
+    # A case-insensitive pattern has no fast prefix scan: look for the letters first.
+    if header_block.lower().find(b"bcc") < 0 or not _BCC.search(header_block):
         return header_block
     lines = header_block.splitlines(keepends=True)
     out: list[bytes] = []
@@ -190,7 +207,7 @@ def _read_header_block(stream: Iterator[bytes]) -> tuple[bytes, Iterator[bytes]]
     buffered = b""
     for chunk in stream:
         buffered += chunk
-        if _HEADER_END.search(buffered) or len(buffered) > MAX_HEADER_BLOCK:
+        if _has_header_end(buffered) or len(buffered) > MAX_HEADER_BLOCK:
             break
     end = header_end(buffered)
     body = buffered[end:]
