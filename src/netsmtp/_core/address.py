@@ -44,8 +44,29 @@ def _check_lengths(inner: str) -> None:
             raise ValueError(f"domain longer than 255 octets: {inner!r}")
 
 
+# to_path() is a pure function of its arguments, and the same addresses come back message
+# after message (a sender, a list's members): its results are kept, for addresses short
+# enough to be valid, in a table that is emptied when full. Failures are never kept.
+_PATHS: dict[tuple[str, bool], str] = {}
+_PATHS_MAX = 1024
+_CACHED_LENGTH = 320
+
+
 def to_path(address: str | None, exact: bool = False) -> str:
     """Return ``<...>`` for ``address`` or raise ``ValueError`` (nothing is ever sent)."""
+    if type(address) is not str or len(address) > _CACHED_LENGTH:  # str subclasses: no shortcut
+        return _to_path(address, exact)
+    key = (address, bool(exact))
+    path = _PATHS.get(key)
+    if path is None:
+        path = _to_path(address, exact)
+        if len(_PATHS) >= _PATHS_MAX:
+            _PATHS.clear()
+        _PATHS[key] = path
+    return path
+
+
+def _to_path(address: str | None, exact: bool) -> str:
     text = "" if address is None else address
     if not isinstance(text, str):
         raise TypeError(f"an address must be a str, not {type(address).__name__}")

@@ -23,11 +23,18 @@ MAX_REPLY_SIZE = 1024 * 1024
 _ENHANCED = re.compile(r"([245])\.([0-9]{1,3})\.([0-9]{1,3})(?=\s|$)")
 
 
+# One-line replies repeat ("250 2.1.5 Ok" to every RCPT): a Reply is immutable, so the one
+# made for a line is reused for the same line, from a small table emptied when full.
+_REPLIES: dict[bytes, Reply] = {}
+_REPLIES_MAX = 256
+_CACHED_LENGTH = 200
+
+
 def _decode(raw: bytes) -> str:
     # Replies are ASCII by RFC 5321, UTF-8 under SMTPUTF8; anything else is decoded
     # leniently so a hostile byte can never raise (SECURITY MS-07).
     try:
-        return raw.decode("utf-8")
+        return raw.decode()  # UTF-8 (naming it costs a look-up of the codec name)
     except UnicodeDecodeError:
         return raw.decode("latin-1")
 
@@ -139,6 +146,8 @@ class ReplyParser:
         if self._broken:
             raise ProtocolError("the reply stream is broken; the connection must be closed")
         buffer = self._buffer
+        if not buffer:  # nothing received: no reply can be complete
+            return None
         if self._code is None and len(buffer) > 4 and buffer[3] == 32:
             # Fast path for the commonest case, a whole one-line reply ("250 ok\r\n"): the
             # same checks as _line(), without the multi-line bookkeeping.
@@ -149,7 +158,14 @@ class ReplyParser:
                 del buffer[: nl + 1]
                 self._scan_from = 0
                 self._completed_raw = [raw]
-                return Reply.from_lines(int(raw[:3]), (_decode(raw[4:]),))
+                reply = _REPLIES.get(raw)
+                if reply is None:
+                    reply = Reply.from_lines(int(raw[:3]), (_decode(raw[4:]),))
+                    if len(raw) <= _CACHED_LENGTH:
+                        if len(_REPLIES) >= _REPLIES_MAX:
+                            _REPLIES.clear()
+                        _REPLIES[raw] = reply
+                return reply
         while True:
             nl = self._buffer.find(b"\n", self._scan_from)
             if nl < 0:
