@@ -95,12 +95,19 @@ class DataEncoder:
         if chunk.endswith(b"\r"):
             chunk = chunk[:-1]
             self._pending_cr = True
-        if b"\r" in chunk:
-            chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-        if b"\n" in chunk:
-            chunk = chunk.replace(b"\n", b"\r\n")
-            if b"\n." in chunk:
+        crlf = chunk.count(b"\r\n")
+        if crlf == chunk.count(b"\n") == chunk.count(b"\r"):
+            # No bare CR or LF (the usual case): the passes below would give the same bytes
+            # back. Counting costs no copy; only the dots are left to stuff.
+            if crlf and chunk.find(b"\n.") >= 0:
                 chunk = chunk.replace(b"\n.", b"\n..")
+        else:
+            if 13 in chunk:  # CR (an int needle: a bytes one costs a failed int conversion first)
+                chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+            if 10 in chunk:  # LF
+                chunk = chunk.replace(b"\n", b"\r\n")
+                if chunk.find(b"\n.") >= 0:
+                    chunk = chunk.replace(b"\n.", b"\n..")
         if chunk:
             if self._at_line_start and chunk[:1] == b".":
                 chunk = b"." + chunk
