@@ -22,10 +22,11 @@ _MAX_SIZE = 2**63 - 1
 class Capabilities(Mapping[str, str]):
     """Read-only mapping of EHLO keyword (upper case) to its parameter string."""
 
-    __slots__ = ("_table",)
+    __slots__ = ("_size_limit", "_table")
 
     def __init__(self, table: dict[str, str] | None = None) -> None:
         self._table: dict[str, str] = dict(table or {})
+        self._size_limit = _parse_size(self._table.get("SIZE", ""))  # read before every message
 
     @classmethod
     def from_ehlo(cls, lines: tuple[str, ...]) -> Capabilities:
@@ -55,6 +56,8 @@ class Capabilities(Mapping[str, str]):
         return self._table[key.upper()]
 
     def __contains__(self, key: object) -> bool:
+        if type(key) is str and key in self._table:  # the usual upper-case spelling: one look-up
+            return True
         return isinstance(key, str) and key.upper() in self._table
 
     def __iter__(self) -> Iterator[str]:
@@ -74,12 +77,17 @@ class Capabilities(Mapping[str, str]):
     @property
     def size_limit(self) -> int | None:
         """The SIZE limit in octets, or None when there is none (absent, 0 or unparsable)."""
-        value = self._table.get("SIZE", "").split()
-        if not value or not value[0].isdigit() or not value[0].isascii():
-            return None
-        digits = value[0].lstrip("0")
-        if not digits:
-            return None  # SIZE 0: no fixed limit (RFC 1870 §4)
-        # Never int() an unbounded digit string (CPython refuses past 4300 digits); clamp
-        # everything above the ceiling to it, whatever its number of digits.
-        return _MAX_SIZE if len(digits) > 19 else min(int(digits), _MAX_SIZE)
+        return self._size_limit
+
+
+def _parse_size(text: str) -> int | None:
+    """The SIZE parameter's limit in octets, or None (absent, 0 or unparsable)."""
+    value = text.split()
+    if not value or not value[0].isdigit() or not value[0].isascii():
+        return None
+    digits = value[0].lstrip("0")
+    if not digits:
+        return None  # SIZE 0: no fixed limit (RFC 1870 §4)
+    # Never int() an unbounded digit string (CPython refuses past 4300 digits); clamp
+    # everything above the ceiling to it, whatever its number of digits.
+    return _MAX_SIZE if len(digits) > 19 else min(int(digits), _MAX_SIZE)

@@ -39,8 +39,10 @@ _ESMTP_VALUE = re.compile(r"[\x21-\x3c\x3e-\x7e]+")  # RFC 5321 §4.1.2 esmtp-va
 
 def normalise_options(given: Mapping[str, Any], known: Mapping[str, str], where: str) -> dict[str, Any]:
     """Map both spellings onto the Python names; unknown or doubled names raise TypeError."""
-    perl = {v: k for k, v in known.items()}
     out: dict[str, Any] = {}
+    if not given:  # the usual call: no options at all
+        return out
+    perl = {v: k for k, v in known.items()}
     for name, value in given.items():
         key = name if name in known else perl.get(name)
         if key is None:

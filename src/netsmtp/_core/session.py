@@ -28,6 +28,8 @@ from .reply import Reply, ReplyParser
 
 GREETING = "<greeting>"
 END_OF_DATA = "<end of data>"
+# The commands whose reply may change more than "open or closed" (see Session._apply).
+_TRANSITIONS = frozenset({GREETING, "EHLO", "LHLO", "HELO", "STARTTLS", "DATA", "QUIT"})
 
 
 class State(enum.Enum):
@@ -38,6 +40,17 @@ class State(enum.Enum):
     CLOSED = "closed"
 
 
+# The states as module globals: in Python 3.11 each ``State.X`` is a descriptor call, and
+# these tests run for every command and every reply.
+_GREETING, _READY, _TLS_PENDING, _DATA, _CLOSED = (
+    State.GREETING,
+    State.READY,
+    State.TLS_PENDING,
+    State.DATA,
+    State.CLOSED,
+)
+
+
 class Session:
     """Sans-IO SMTP client session: feed it bytes, ask it for bytes, read replies."""
 
@@ -46,7 +59,7 @@ class Session:
     ) -> None:
         self.parser = parser or ReplyParser()
         self.max_line_length = max_line_length  # of message lines, for each DataEncoder (SM-10)
-        self.state = State.GREETING
+        self.state = _GREETING
         self.awaiting: deque[str] = deque([GREETING])
         self.capabilities: Capabilities | None = None
         self.tls_active = False
@@ -56,11 +69,11 @@ class Session:
 
     # ---- sending -------------------------------------------------------------------
     def _check_can_send(self) -> None:
-        if self.state is State.CLOSED:
+        if self.state is _CLOSED:
             raise ConnectionLost(f"the connection is closed{self.closed_reason}")
-        if self.state is State.DATA:
+        if self.state is _DATA:
             raise UsageError("a message is being sent: finish it with dataend() or abandon it with close()")
-        if self.state is State.TLS_PENDING:
+        if self.state is _TLS_PENDING:
             raise UsageError("the TLS handshake must come next")
         if not self.awaiting and self.parser.buffered:
             # Bytes that arrived while no reply was awaited answer nothing; pairing them
@@ -84,28 +97,28 @@ class Session:
 
     def expect_reply(self, label: str = "?") -> None:
         """Await one more reply without sending (Net::Cmd's bare ``response()``)."""
-        if self.state is State.CLOSED:
+        if self.state is _CLOSED:
             raise ConnectionLost(f"the connection is closed{self.closed_reason}")
         self.awaiting.append(label)
 
     def data(self, chunk: bytes) -> bytes:
         """Encode message bytes for the DATA phase."""
-        if self.state is not State.DATA or self.encoder is None:
+        if self.state is not _DATA or self.encoder is None:
             raise UsageError("no message is being sent: call data() first and wait for its 354")
         return self.encoder.encode(chunk)
 
     def raw_data(self, chunk: bytes) -> bytes:
-        if self.state is not State.DATA or self.encoder is None:
+        if self.state is not _DATA or self.encoder is None:
             raise UsageError("rawdatasend() is only for the DATA phase: call data() first")
         return self.encoder.raw(chunk)
 
     def end_data(self, replies: int = 1) -> bytes:
         """The end marker; ``replies`` is how many replies it earns (LMTP: one per recipient)."""
-        if self.state is not State.DATA or self.encoder is None:
+        if self.state is not _DATA or self.encoder is None:
             raise UsageError("no message is being sent")
         tail = self.encoder.finish()
         self.encoder = None
-        self.state = State.READY
+        self.state = _READY
         self.awaiting.extend([END_OF_DATA] * replies)
         return tail
 
@@ -116,7 +129,7 @@ class Session:
 
     # ---- receiving -----------------------------------------------------------------
     def receive_data(self, data: bytes) -> None:
-        if data and self.state is State.TLS_PENDING:
+        if data and self.state is _TLS_PENDING:
             # Nothing may arrive in plaintext between the 220 to STARTTLS and the handshake:
             # those bytes would otherwise be dropped silently, or worse, read (SPEC A6).
             self.close(" (data injected after the STARTTLS reply)")
@@ -139,15 +152,20 @@ class Session:
             self.close(" (unsolicited reply)")
             raise ProtocolError(f"unsolicited reply from the server: {reply}")
         verb = self.awaiting.popleft()
-        self._apply(verb, reply)
+        if verb in _TRANSITIONS or reply.code in (421, 221):  # else _apply() changes nothing
+            self._apply(verb, reply)
         return verb, reply
 
     def _apply(self, verb: str, reply: Reply) -> None:
+        if verb not in _TRANSITIONS:  # MAIL, RCPT, BDAT, end of data...: only a closing reply counts
+            if reply.code in (421, 221):
+                self.close(f" (the server said {reply.code}: closing)")
+            return
         ok = reply.is_positive
         if verb == GREETING:
             self.greeting = reply
             if ok:
-                self.state = State.READY
+                self.state = _READY
         elif verb in ("EHLO", "LHLO") and ok:
             self.capabilities = Capabilities.from_ehlo(reply.lines)
         elif verb == "HELO" and ok:
@@ -159,14 +177,14 @@ class Session:
                     "the server sent data after its 220 reply to STARTTLS "
                     "(possible command injection); connection closed"
                 )
-            self.state = State.TLS_PENDING
+            self.state = _TLS_PENDING
         elif verb == "STARTTLS" and ok:
             # RFC 3207 §4: the answer that starts TLS is 220; any other 2xx would have us
             # handshake with a server that did not agree to it (SECURITY SD-04).
             self.close(" (bad STARTTLS reply)")
             raise ProtocolError(f"STARTTLS answered {reply.code}, not 220; connection closed")
         elif verb == "DATA" and reply.code == 354:
-            self.state = State.DATA
+            self.state = _DATA
             self.encoder = DataEncoder(self.max_line_length)
         elif verb == "DATA" and (reply.is_intermediate or ok):
             self.close(" (bad DATA reply)")
@@ -180,26 +198,26 @@ class Session:
     # ---- transitions driven by the I/O layer ------------------------------------------
     def tls_established(self) -> None:
         """The handshake succeeded: forget everything learnt in plaintext."""
-        if self.state is not State.TLS_PENDING:
+        if self.state is not _TLS_PENDING:
             raise UsageError("no STARTTLS was accepted")
         self.parser = ReplyParser(
             self.parser.max_line_length, self.parser.max_lines, self.parser.max_reply_size
         )
         self.capabilities = None
         self.tls_active = True
-        self.state = State.READY
+        self.state = _READY
 
     def implicit_tls(self) -> None:
         """TLS was set up before the first byte (SMTPS)."""
         self.tls_active = True
 
     def close(self, reason: str = "") -> None:
-        if self.state is not State.CLOSED:
-            self.state = State.CLOSED
+        if self.state is not _CLOSED:
+            self.state = _CLOSED
             self.closed_reason = reason
         self.encoder = None
         self.awaiting.clear()
 
     @property
     def closed(self) -> bool:
-        return self.state is State.CLOSED
+        return self.state is _CLOSED
