@@ -39,19 +39,23 @@ class AsyncDriver(ClientState):
                 "another operation is still running on this connection: await it before the next call"
             )
         self._busy = True
-        result: Any = None
-        error: BaseException | None = None
+        # As in the blocking driver: one send() per request, and a request's failure thrown
+        # back in at its yield (outside the except block: no implicit context).
+        send, execute = flow.send, self._execute
         try:
+            self._transcript.refresh()
+            request = send(None)
             while True:
                 try:
-                    request = flow.throw(error) if error is not None else flow.send(result)
-                except StopIteration as stop:
-                    return stop.value  # type: ignore[no-any-return]
-                result, error = None, None
-                try:
-                    result = await self._execute(request)
+                    result = await execute(request)
                 except SMTPError as exc:
                     error = exc
+                else:
+                    request = send(result)
+                    continue
+                request = flow.throw(error)
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
         except asyncio.CancelledError:
             self._session.close(" (operation cancelled)")
             self._close_transport()
@@ -69,13 +73,13 @@ class AsyncDriver(ClientState):
 
     async def _execute(self, request: Request) -> Any:
         timeout = self._options.timeout
-        if isinstance(request, Write):
-            await self._live().write(request.data, timeout)
-            return None
-        if isinstance(request, ReadReply):
+        if isinstance(request, ReadReply):  # the commonest first
             if request.write:
-                await self._live().write(request.write, timeout)
+                await (self._stream or self._live()).write(request.write, timeout)
             return await self._read_reply(request.timeout if request.timeout is not None else timeout)
+        if isinstance(request, Write):
+            await (self._stream or self._live()).write(request.data, timeout)
+            return None
         if isinstance(request, Resolve):
             return await resolve(request.host, request.port, request.family)
         if isinstance(request, Open):
@@ -102,15 +106,18 @@ class AsyncDriver(ClientState):
 
     async def _read_reply(self, timeout: float | None) -> Any:
         # One deadline for the whole reply (SECURITY MS-08), as in the blocking driver.
-        loop = asyncio.get_running_loop()
-        deadline = None if timeout is None else loop.time() + timeout
         session = self._session
-        while (result := session.next_reply()) is None:
-            data = await self._live().read(deadline)
+        result = session.next_reply()
+        if result is not None:  # already received (pipelined replies): no clock, no read
+            return result
+        deadline = None if timeout is None else asyncio.get_running_loop().time() + timeout
+        while result is None:
+            data = await (self._stream or self._live()).read(deadline)
             if not data:
                 session.close(" (closed by the server)")
                 raise ConnectionLost("the server closed the connection")
             session.receive_data(data)
+            result = session.next_reply()
         return result
 
     def _close_transport(self) -> None:

@@ -21,18 +21,23 @@ class SyncDriver(ClientState):
     _stream: SocketStream | None = None
 
     def _drive(self, flow: Flow[T]) -> T:
-        result: Any = None
-        error: BaseException | None = None
-        while True:
-            try:
-                request = flow.throw(error) if error is not None else flow.send(result)
-            except StopIteration as stop:
-                return stop.value  # type: ignore[no-any-return]
-            result, error = None, None
-            try:
-                result = self._execute(request)
-            except SMTPError as exc:
-                error = exc
+        # Every operation runs through this loop: one send() per request, and a request's
+        # failure thrown back in at its yield (outside the except block: no implicit context).
+        send, execute = flow.send, self._execute
+        self._transcript.refresh()
+        try:
+            request = send(None)
+            while True:
+                try:
+                    result = execute(request)
+                except SMTPError as exc:
+                    error = exc
+                else:
+                    request = send(result)
+                    continue
+                request = flow.throw(error)
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
 
     def _run(self, flow: Flow[T], failure: F) -> T | F:
         """Run a public operation with Net::SMTP's conventions (false on failure)."""
@@ -43,13 +48,13 @@ class SyncDriver(ClientState):
 
     def _execute(self, request: Request) -> Any:
         timeout = self._options.timeout
-        if isinstance(request, Write):
-            self._live().write(request.data, timeout)
-            return None
-        if isinstance(request, ReadReply):
+        if isinstance(request, ReadReply):  # the commonest first
             if request.write:
-                self._live().write(request.write, timeout)
+                (self._stream or self._live()).write(request.write, timeout)
             return self._read_reply(request.timeout if request.timeout is not None else timeout)
+        if isinstance(request, Write):
+            (self._stream or self._live()).write(request.data, timeout)
+            return None
         if isinstance(request, Resolve):
             return resolve(request.host, request.port, request.family)
         if isinstance(request, Open):
@@ -77,14 +82,18 @@ class SyncDriver(ClientState):
     def _read_reply(self, timeout: float | None) -> Any:
         # One deadline for the whole reply, not per recv(): a server that trickles one
         # byte at a time cannot hold us past the timeout (SECURITY MS-08).
-        deadline = None if timeout is None else time.monotonic() + timeout
         session = self._session
-        while (result := session.next_reply()) is None:
-            data = self._live().read(deadline)
+        result = session.next_reply()
+        if result is not None:  # already received (pipelined replies): no clock, no read
+            return result
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while result is None:
+            data = (self._stream or self._live()).read(deadline)
             if not data:
                 session.close(" (closed by the server)")
                 raise ConnectionLost("the server closed the connection")
             session.receive_data(data)
+            result = session.next_reply()
         return result
 
     def _close_transport(self) -> None:

@@ -22,15 +22,22 @@ RECEIVED = "<<<"
 class Transcript:
     """Writes transcript lines for one client object."""
 
-    __slots__ = ("level", "name")
+    __slots__ = ("level", "name", "on")
 
     def __init__(self, name: str, level: int = 0) -> None:
         self.name = name
         self.level = level
+        self.on = self.active
 
     @property
     def active(self) -> bool:
         return bool(self.level) or logger.isEnabledFor(logging.DEBUG)
+
+    def refresh(self) -> None:
+        """Take :attr:`active` into :attr:`on`: the drivers do it when an operation starts,
+        so that its commands and replies test a flag, not the logger, to skip the transcript.
+        (``line()`` still asks the logger: switching it off takes effect at once.)"""
+        self.on = bool(self.level) or logger.isEnabledFor(logging.DEBUG)
 
     def line(self, direction: str, text: str) -> None:
         if self.level:
@@ -40,7 +47,7 @@ class Transcript:
 
     def data(self, chunk: bytes) -> None:
         """Message data, one transcript line per line, before dot-stuffing."""
-        if not self.active:
+        if not self.on:
             return
         pieces = chunk.split(b"\n")
         if len(pieces) > 1 and not pieces[-1]:

@@ -36,14 +36,17 @@ class Open:
     local: tuple[str, int] | None
 
 
-@dataclass(frozen=True, slots=True)
+# Write and ReadReply are made for nearly every command: not frozen, because a frozen
+# dataclass pays an object.__setattr__ call per field on construction. Nothing mutates a
+# request once it is yielded.
+@dataclass(slots=True)
 class Write:
     """Write all of ``data`` within the timeout."""
 
     data: bytes
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ReadReply:
     """Write ``write`` (if any), then read until the session has the next reply.
 

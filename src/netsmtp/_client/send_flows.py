@@ -170,7 +170,7 @@ class SendFlows(TransactionFlows):
     def _queue_bdat(self, chunk: bytes, last: bool) -> bytes:
         self._take_unsolicited()
         frame = self._session.bdat(chunk, last)
-        if self._transcript.active:
+        if self._transcript.on:
             self._transcript.line(">>>", f"BDAT {len(chunk)}{' LAST' if last else ''}")
         return frame
 

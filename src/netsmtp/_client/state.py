@@ -30,6 +30,8 @@ from .requests import Close, Flow, ReadReply, ReplyResult, Write
 T = TypeVar("T")
 F = TypeVar("F")
 
+READ_NEXT = ReadReply()  # the commonest request (never modified): read the next reply, write nothing
+
 CMD_PENDING, CMD_INFO, CMD_OK, CMD_MORE, CMD_REJECT, CMD_ERROR = 0, 1, 2, 3, 4, 5
 DEFAULT_REPLY_CODE = 421
 # The "failure value" of operations that always raise (send_message): Net::SMTP's
@@ -109,7 +111,7 @@ class ClientState:
         """
         self._take_unsolicited()
         data = self._session.command(line, label)
-        if self._transcript.active:
+        if self._transcript.on:  # taken when the operation started
             self._transcript.line(SENT, shown or line[:-2].decode("utf-8", "replace"))
         return data
 
@@ -121,10 +123,15 @@ class ClientState:
         """Write ``write`` (a queued command), read the next reply, make it ``last_reply``.
 
         ``timeout`` shortens the wait for this one reply (None: the client's timeout)."""
-        result: ReplyResult = yield ReadReply(timeout=timeout, write=write)
+        # A reply already received (the later answers to a pipelined batch) is taken from the
+        # session here: what the driver would do first, without the round trip through it.
+        result: ReplyResult | None = None if write else self._session.next_reply()
+        if result is None:
+            request = READ_NEXT if not write and timeout is None else ReadReply(timeout=timeout, write=write)
+            result = yield request
         reply = result[1]
         self._last_reply = reply
-        if self._transcript.active:
+        if self._transcript.on:  # taken when the operation started
             for raw in self._session.parser.completed_raw_lines:
                 self._transcript.line(RECEIVED, raw)
         if self._session.closed:

@@ -261,7 +261,7 @@ class TransactionFlows(SessionFlows):
             raise NotSupportedError(pseudo_reply(500, "Command unknown: 'BDAT'"), "BDAT")
         self._take_unsolicited()
         frame = self._session.bdat(chunk, last)
-        if self._transcript.active:
+        if self._transcript.on:
             self._transcript.line(">>>", f"BDAT {len(chunk)}{' LAST' if last else ''}")
             self._transcript.data(chunk)
         yield from self._write_message(frame)
