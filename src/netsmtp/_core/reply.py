@@ -148,24 +148,32 @@ class ReplyParser:
         buffer = self._buffer
         if not buffer:  # nothing received: no reply can be complete
             return None
-        if self._code is None and len(buffer) > 4 and buffer[3] == 32:
+        if self._code is None:
             # Fast path for the commonest case, a whole one-line reply ("250 ok\r\n"): the
-            # same checks as _line(), without the multi-line bookkeeping.
+            # same checks as _line(), without the multi-line bookkeeping. A line met before
+            # passed them already: its Reply is in the table.
             nl = buffer.find(b"\n", 4, self.max_line_length + 1)
-            if nl > 0 and 50 <= buffer[0] <= 53 and 48 <= buffer[1] <= 53 and 48 <= buffer[2] <= 57:
+            if nl > 0:
                 end = nl - 1 if buffer[nl - 1] == 13 else nl
                 raw = bytes(buffer[:end])
-                del buffer[: nl + 1]
-                self._scan_from = 0
-                self._completed_raw = [raw]
                 reply = _REPLIES.get(raw)
-                if reply is None:
+                if reply is None and (
+                    end > 3
+                    and raw[3] == 32
+                    and 50 <= raw[0] <= 53
+                    and 48 <= raw[1] <= 53
+                    and 48 <= raw[2] <= 57
+                ):
                     reply = Reply.from_lines(int(raw[:3]), (_decode(raw[4:]),))
-                    if len(raw) <= _CACHED_LENGTH:
+                    if end <= _CACHED_LENGTH:
                         if len(_REPLIES) >= _REPLIES_MAX:
                             _REPLIES.clear()
                         _REPLIES[raw] = reply
-                return reply
+                if reply is not None:
+                    del buffer[: nl + 1]
+                    self._scan_from = 0
+                    self._completed_raw = [raw]
+                    return reply
         while True:
             nl = self._buffer.find(b"\n", self._scan_from)
             if nl < 0:

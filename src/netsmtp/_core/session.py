@@ -91,8 +91,10 @@ class Session:
         a command, such as an AUTH continuation (base64), must be given its label: its
         text could spell a verb (a LOGIN password ``AB-`` goes out as ``QUIt``).
         """
-        self._check_can_send()
-        self.awaiting.append(verb_of(line) if label is None else label)
+        awaiting = self.awaiting
+        if self.state is not _READY or not (awaiting or not self.parser._buffer):
+            self._check_can_send()  # (READY, and nothing unsolicited buffered: nothing to check)
+        awaiting.append(verb_of(line) if label is None else label)
         return line
 
     def expect_reply(self, label: str = "?") -> None:
@@ -141,8 +143,11 @@ class Session:
 
     def next_reply(self) -> tuple[str, Reply] | None:
         """The next complete reply and the command it answers, or None if more bytes are needed."""
+        parser = self.parser
+        if not parser._buffer and not parser._broken:  # nothing received (the usual first ask)
+            return None
         try:
-            reply = self.parser.next_reply()
+            reply = parser.next_reply()
         except ProtocolError as exc:
             self.close(f" (protocol error: {exc})")
             raise
