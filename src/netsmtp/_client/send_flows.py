@@ -119,13 +119,14 @@ class SendFlows(TransactionFlows):
         result = SendResult(prepared.sender)
         pipelining = self._pipelining()
         if pipelining:
-            batch = [self._queue(mail_line)] + [self._queue(line) for line in rcpt_lines]
+            batch = [self._queue(mail_line, label="MAIL")]  # (the verbs given: no need to parse them)
+            batch += [self._queue(line, label="RCPT") for line in rcpt_lines]
             inline = chunking and whole is not None and len(whole) <= INLINE_BDAT_LIMIT
             if inline:
                 assert whole is not None
                 batch.append(self._queue_bdat(whole, last=True))
             elif not chunking:
-                batch.append(self._queue(b"DATA\r\n"))
+                batch.append(self._queue(b"DATA\r\n", label="DATA"))
             yield from self._write_message(b"".join(batch))  # with inline BDAT, the whole message
             if inline:
                 # The whole message went out with the envelope: from now on a lost connection

@@ -31,6 +31,8 @@ T = TypeVar("T")
 F = TypeVar("F")
 
 READ_NEXT = ReadReply()  # the commonest request (never modified): read the next reply, write nothing
+# State.X is a descriptor call in Python 3.11: not before every command or after every reply
+_READY, _CLOSED = State.READY, State.CLOSED
 
 CMD_PENDING, CMD_INFO, CMD_OK, CMD_MORE, CMD_REJECT, CMD_ERROR = 0, 1, 2, 3, 4, 5
 DEFAULT_REPLY_CODE = 421
@@ -98,7 +100,7 @@ class ClientState:
         earlier are checked by the session anyway; this catches those still in the
         socket (one non-blocking check; none at all for asyncio, whose protocol holds them)."""
         session = self._session
-        if not session.awaiting and session.state is State.READY:
+        if not session.awaiting and session.state is _READY:
             data = self._pending_input()
             if data:
                 session.receive_data(data)
@@ -134,7 +136,7 @@ class ClientState:
         if self._transcript.on:  # taken when the operation started
             for raw in self._session.parser.completed_raw_lines:
                 self._transcript.line(RECEIVED, raw)
-        if self._session.closed:
+        if self._session.state is _CLOSED:
             # A 421 or the answer to QUIT ended the session, whichever command (raw ones
             # too) it answered: release the socket now, not at the next call.
             yield Close()

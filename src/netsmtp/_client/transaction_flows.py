@@ -19,7 +19,6 @@ from .._core.parameters import (
     normalise_options,
     rcpt_parameters,
 )
-from .._core.reply import Reply
 from .._core.session import State
 from .._exceptions import (
     ConnectionLost,
@@ -59,21 +58,22 @@ def _as_bytes(chunk: object) -> bytes:
     if isinstance(chunk, bytes):
         return chunk
     if isinstance(chunk, str):
-        return chunk.encode("utf-8")
+        return chunk.encode()  # UTF-8
     if isinstance(chunk, bytearray | memoryview):
         return bytes(chunk)
     raise TypeError(f"message data must be bytes or str, not {type(chunk).__name__}")
 
 
+_ONE_PIECE = (bytes, bytearray, memoryview, str)
+
+
 def iter_chunks(data: object) -> Iterator[bytes]:
-    """Yield the chunks of ``data`` (bytes, str, or an iterable of them) without joining them."""
-    if isinstance(data, bytes | bytearray | memoryview | str):
-        yield _as_bytes(data)
-        return
+    """The chunks of ``data`` (bytes, str, or an iterable of them), without joining them."""
+    if isinstance(data, _ONE_PIECE):
+        return iter((_as_bytes(data),))  # no generator to make for the usual one piece
     if not isinstance(data, Iterable):
         raise TypeError(f"message data must be bytes, str or an iterable of them, not {type(data).__name__}")
-    for chunk in data:
-        yield _as_bytes(chunk)
+    return map(_as_bytes, data)  # lazily, piece by piece
 
 
 def _check_text(chunk: bytes) -> bytes:
@@ -110,13 +110,14 @@ class TransactionFlows(SessionFlows):
         if params.missing:
             text = f"5.5.4 {params.missing} is not advertised by the server; {verb} not sent"
             raise NotSupportedError(pseudo_reply(555, text), verb)
-        dsn = any(p.startswith(("RET=", "ENVID=")) for p in params.params)
+        dsn = bool(params.params) and any(p.startswith(("RET=", "ENVID=")) for p in params.params)
         line = encode_line(
             f"{verb} FROM:{path}{params.text}",
             limit=MAX_COMMAND_LINE + (DSN_MAIL_EXTRA if dsn else 0),
         )
-        self._warn_dropped(params, opts, "mail")
-        reply = yield from self._send_and_read(line)
+        if params.dropped:
+            self._warn_dropped(params, opts, "mail")
+        reply = yield from self._read(self._queue(line, label=verb))  # the verb: no need to parse it
         self._expect_ok(reply, verb)
         self._txn_recipients = []
         return True
@@ -134,9 +135,6 @@ class TransactionFlows(SessionFlows):
                 f"the connection broke while the message was being sent: the message was not accepted ({exc})"
             ) from exc
 
-    def _send_and_read(self, line: bytes) -> Flow[Reply]:
-        return (yield from self._read(self._queue(line)))
-
     def _recipient_flow(self, addresses: tuple[Any, ...], options: Mapping[str, Any]) -> Flow[Any]:
         opts = normalise_options(options, RCPT_OPTIONS, "recipient")
         skip_bad = bool(opts.pop("skip_bad", False))
@@ -153,10 +151,11 @@ class TransactionFlows(SessionFlows):
                 text = f"5.5.4 SMTPUTF8 is not advertised by the server; RCPT for {path} not sent"
                 raise NotSupportedError(pseudo_reply(555, text), "RCPT")
             lines.append(encode_line(f"RCPT TO:{path}{params.text}", limit=limit))
-        self._warn_dropped(params, opts, "recipient")
+        if params.dropped:
+            self._warn_dropped(params, opts, "recipient")
         accepted: list[str] = []
         for address, line in zip(given, lines, strict=True):
-            reply = yield from self._send_and_read(line)
+            reply = yield from self._read(self._queue(line, label="RCPT"))
             if reply.is_positive:
                 accepted.append(address)
                 self._txn_recipients.append(address)
@@ -166,7 +165,7 @@ class TransactionFlows(SessionFlows):
 
     # ---- DATA ---------------------------------------------------------------------------
     def _data_start_flow(self) -> Flow[None]:
-        reply = yield from self._command("DATA")
+        reply = yield from self._read(self._queue(b"DATA\r\n", label="DATA"))
         if reply.code != 354:
             raise ReplyError(reply, "DATA")
         self._nothing_after_354()
@@ -193,7 +192,8 @@ class TransactionFlows(SessionFlows):
         yield from self._data_start_flow()
         try:
             pending = self._session.data(first)
-            self._transcript.data(first)
+            if self._transcript.on:
+                self._transcript.data(first)
             for chunk in chunks:
                 _check_text(chunk)
                 if pending:
@@ -207,7 +207,8 @@ class TransactionFlows(SessionFlows):
             self._close_transport()
             raise
         tail = self._session.end_data(self._end_replies())
-        self._transcript.line(">>>", ".")
+        if self._transcript.on:
+            self._transcript.line(">>>", ".")
         if len(pending) < _JOIN_LIMIT:
             yield from self._write_message(pending + tail)
         else:

@@ -63,7 +63,7 @@ class Parameters:
 
     @property
     def text(self) -> str:
-        return "".join(" " + p for p in self.params)
+        return " " + " ".join(self.params) if self.params else ""
 
 
 def _want(caps: Capabilities | None, keyword: str, result: Parameters, option: str) -> bool:
@@ -78,7 +78,7 @@ def mail_parameters(
 ) -> Parameters:
     """Validate MAIL options (Python names) and build the parameter list."""
     result = Parameters()
-    opts = {k: v for k, v in options.items() if v is not None}
+    opts = {k: v for k, v in options.items() if v is not None} if options else {}
     size = opts.get("size")
     if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 0):
         raise TypeError(f"size must be a non-negative int, not {size!r}")
