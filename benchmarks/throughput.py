@@ -104,18 +104,20 @@ def write_big(path: Path, size: int) -> None:
             text = ".." + text[2:]
         lines.append(text[:74].encode() + b"\r\n")
     block = b"".join(lines)
+    blocks, left = divmod(size - len(head), len(block))
+    if left < 2 and blocks:  # the message must end with a whole line: at least a CRLF
+        blocks, left = blocks - 1, left + len(block)
+    tail = block[:left]
+    tail = tail[: tail.rfind(b"\r\n") + 2]  # whole lines only (none: b"")
+    pad = left - len(tail)  # complete the size with one more line of x's
+    if pad == 1:
+        tail = tail[:-2] + b"x\r\n"  # (a line of its own would need two octets)
+    elif pad:
+        tail += b"x" * (pad - 2) + b"\r\n"
     with path.open("wb") as out:
         out.write(head)
-        left = size - len(head)
-        while left >= len(block):
+        for _ in range(blocks):
             out.write(block)
-            left -= len(block)
-        tail = block[:left]
-        cut = tail.rfind(b"\r\n")
-        tail = tail[: cut + 2] if cut >= 0 else b""
-        pad = left - len(tail)  # complete the size with one last line of x's
-        if pad:
-            tail += b"x" * (pad - 2) + b"\r\n" if pad >= 2 else b"\r\n"[:pad]
         out.write(tail)
     if path.stat().st_size != size:  # pragma: no cover - a bug in the generator
         raise SystemExit(f"generated {path.stat().st_size} octets, not {size}")
