@@ -153,7 +153,8 @@ class ReplyParser:
             # same checks as _line(), without the multi-line bookkeeping. A line met before
             # passed them already: its Reply is in the table.
             nl = buffer.find(b"\n", 4, self.max_line_length + 1)
-            if nl > 0:
+            # (within every cap, as _line() would find it: the reply size counts its LF)
+            if 0 < nl < self.max_reply_size and self.max_lines > 0:
                 end = nl - 1 if buffer[nl - 1] == 13 else nl
                 raw = bytes(buffer[:end])
                 reply = _REPLIES.get(raw)
