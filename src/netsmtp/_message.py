@@ -68,6 +68,23 @@ class PreparedMessage:
         elif self.stream is not None:
             yield from rechunk(self.stream)
 
+    def windows(self) -> Iterator[tuple[bytes, int, int]]:
+        """The pieces of :meth:`chunks` as ``(data, start, stop)``: a bytes part of a message
+        in memory is described, not copied (``data`` is the part itself)."""
+        if self.payload is not None:
+            for part in self.payload:
+                if isinstance(part, bytes):
+                    for start in range(0, len(part), CHUNK):
+                        yield part, start, min(start + CHUNK, len(part))
+                else:
+                    view = memoryview(part)
+                    for start in range(0, len(view), CHUNK):
+                        chunk = bytes(view[start : start + CHUNK])
+                        yield chunk, 0, len(chunk)
+        elif self.stream is not None:
+            for chunk in rechunk(self.stream):
+                yield chunk, 0, len(chunk)
+
     def in_one_piece(self) -> bytes | None:
         """The whole message as one bytes object, if it already is one (no copy)."""
         if self.payload is not None and len(self.payload) == 1 and isinstance(self.payload[0], bytes):

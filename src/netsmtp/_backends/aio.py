@@ -232,7 +232,7 @@ class AsyncStream:
         self.transport.resume_reading()
         return data
 
-    async def write(self, data: bytes, timeout: float | None) -> None:
+    async def write(self, data: bytes | memoryview, timeout: float | None) -> None:
         await self._attach()
         if self.transport.is_closing():
             raise ConnectionLost("write failed: the connection is closed")

@@ -148,7 +148,7 @@ class SocketStream:
         except OSError as exc:
             raise ConnectionLost(f"read failed: {exc.strerror or exc}") from exc
 
-    def write(self, data: bytes, timeout: float | None) -> None:
+    def write(self, data: bytes | memoryview, timeout: float | None) -> None:
         self._set_timeout(timeout)
         try:
             self.sock.sendall(data)

@@ -43,7 +43,7 @@ class Open:
 class Write:
     """Write all of ``data`` within the timeout."""
 
-    data: bytes
+    data: bytes | memoryview  # (a memoryview: a chunk of a message in memory, not copied)
 
 
 @dataclass(slots=True)

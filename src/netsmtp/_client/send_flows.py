@@ -10,7 +10,7 @@ committed without an accepted recipient.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -169,11 +169,25 @@ class SendFlows(TransactionFlows):
 
     # ---- pieces -----------------------------------------------------------------------------
     def _queue_bdat(self, chunk: bytes, last: bool) -> bytes:
+        return self._queue_bdat_line(len(chunk), last) + chunk
+
+    def _queue_bdat_line(self, size: int, last: bool) -> bytes:
+        """Register ``BDAT <size> [LAST]`` and log it; return the command line alone."""
         self._take_unsolicited()
-        frame = self._session.bdat(chunk, last)
+        line = self._session.bdat_command(size, last)
         if self._transcript.on:
-            self._transcript.line(">>>", f"BDAT {len(chunk)}{' LAST' if last else ''}")
-        return frame
+            self._transcript.line(">>>", f"BDAT {size}{' LAST' if last else ''}")
+        return line
+
+    def _write_bdat(self, piece: bytes | memoryview, last: bool) -> Flow[None]:
+        """One BDAT and its chunk. A large chunk is written after the command line, not
+        joined to it: a message in memory is sent from where it is, without a copy."""
+        line = self._queue_bdat_line(len(piece), last)
+        if len(piece) < _JOIN_LIMIT:
+            yield from self._write_message(line + piece)
+        else:
+            yield from self._write_message(line)
+            yield from self._write_message(piece)
 
     def _expect_final_extras(self, result: SendResult) -> None:
         """Await the replies to the end of the message beyond the first (LMTP)."""
@@ -269,16 +283,19 @@ class SendFlows(TransactionFlows):
         ends the transaction and SendError reports it. Every reply to the earlier chunks
         is read before ``BDAT LAST``, so the replies to the end of the message (one per
         recipient for LMTP) are never mixed with a chunk's.
+
+        The chunks are those of ``prepared.chunks()``, sent as they are; a message in memory
+        goes out from where it is, without a copy.
         """
         window = BDAT_WINDOW if self._pipelining() else 1
         outstanding = 0
         failed: Reply | None = None
-        chunks: Iterator[bytes] = prepared.chunks()
+        windows = prepared.windows()
         try:
-            pending = next(chunks, b"")  # a stream may fail its checks here already
-            for upcoming in chunks:
-                if pending:
-                    yield from self._write_message(self._queue_bdat(pending, last=False))
+            pending = next(windows, _NO_WINDOW)  # a stream may fail its checks here already
+            for upcoming in windows:
+                if pending[2] > pending[1]:
+                    yield from self._write_bdat(_piece(pending), last=False)
                     outstanding += 1
                 pending = upcoming
                 while outstanding >= window:
@@ -299,7 +316,7 @@ class SendFlows(TransactionFlows):
             _refuse_all(result, failed)
             yield from self._reset()
             raise SendError(f"message refused: {failed}", result)
-        yield from self._write_message(self._queue_bdat(pending, last=True))
+        yield from self._write_bdat(_piece(pending), last=True)
         self._expect_final_extras(result)
         return (yield from self._finish(result, (yield from self._read_final())))
 
@@ -315,6 +332,15 @@ class SendFlows(TransactionFlows):
             raise SendError(f"message refused: {reply}", result)
         return result
         yield  # pragma: no cover - makes this a generator like the LMTP override
+
+
+_NO_WINDOW = (b"", 0, 0)
+
+
+def _piece(window: tuple[bytes, int, int]) -> bytes | memoryview:
+    """``data[start:stop]`` of a window of :meth:`PreparedMessage.windows`, not copied."""
+    data, start, stop = window
+    return data if start == 0 and stop == len(data) else memoryview(data)[start:stop]
 
 
 def _not_8bit(what: str) -> Reply:

@@ -122,7 +122,7 @@ class TransactionFlows(SessionFlows):
         self._txn_recipients = []
         return True
 
-    def _write_message(self, data: bytes) -> Flow[None]:
+    def _write_message(self, data: bytes | memoryview) -> Flow[None]:
         """Write part of a message, its end included or not. If the connection breaks now,
         the end of the message has not reached the server: the transaction is void (RFC 5321
         §3.8), the message was not accepted and sending it again is safe (SECURITY MS-11).

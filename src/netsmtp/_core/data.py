@@ -161,5 +161,9 @@ def unstuff(wire: bytes) -> bytes:
 
 def bdat_frame(chunk: bytes, last: bool) -> bytes:
     """``BDAT <n> [LAST]`` followed by the chunk, unchanged (RFC 3030 §2)."""
-    header = b"BDAT %d LAST\r\n" % len(chunk) if last else b"BDAT %d\r\n" % len(chunk)
-    return header + chunk
+    return bdat_line(len(chunk), last) + chunk
+
+
+def bdat_line(size: int, last: bool) -> bytes:
+    """The command line ``BDAT <size> [LAST]``: the ``size`` octets of the chunk follow it."""
+    return b"BDAT %d LAST\r\n" % size if last else b"BDAT %d\r\n" % size

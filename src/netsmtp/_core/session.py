@@ -23,7 +23,7 @@ from collections import deque
 from .._exceptions import ConnectionLost, ProtocolError, UsageError
 from .capabilities import Capabilities
 from .commands import verb_of
-from .data import MAX_LINE_LENGTH, DataEncoder, bdat_frame
+from .data import MAX_LINE_LENGTH, DataEncoder, bdat_frame, bdat_line
 from .reply import Reply, ReplyParser
 
 GREETING = "<greeting>"
@@ -128,6 +128,13 @@ class Session:
         self._check_can_send()
         self.awaiting.append("BDAT LAST" if last else "BDAT")
         return bdat_frame(chunk, last)
+
+    def bdat_command(self, size: int, last: bool) -> bytes:
+        """As :meth:`bdat`, but only the command line is returned: the caller writes the
+        ``size`` octets of the chunk after it (a large chunk is not copied into a frame)."""
+        self._check_can_send()
+        self.awaiting.append("BDAT LAST" if last else "BDAT")
+        return bdat_line(size, last)
 
     # ---- receiving -----------------------------------------------------------------
     def receive_data(self, data: bytes) -> None:
