@@ -36,6 +36,7 @@ _BCC = re.compile(rb"(?:resent-)?bcc[ \t]*:", re.I)
 _BARE_NEWLINE = re.compile(r"\r\n(?![ \t])|\r(?![\n \t])|\n(?![ \t])")
 _FIELD_NAME = re.compile(r"[\x21-\x39\x3b-\x7e]+")
 _UNDECODABLE = re.compile("[\udc80-\udcff]")  # octets that were not UTF-8 (surrogateescape)
+_BUFFERS = (bytearray, memoryview)  # (a tuple: "bytearray | memoryview" is built at every test)
 
 
 @dataclass(slots=True)  # not frozen: one is made per message, and frozen construction is slow
@@ -279,7 +280,7 @@ def _prepare(msg: Any, from_addr: str | None, to_addrs: str | Iterable[str] | No
 
     if isinstance(msg, str):
         msg = msg.encode("utf-8")
-    if isinstance(msg, bytearray | memoryview):
+    if isinstance(msg, _BUFFERS):
         msg = bytes(msg)
     if isinstance(msg, bytes):
         end = header_end(msg)

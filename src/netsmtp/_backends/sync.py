@@ -109,7 +109,7 @@ class SocketStream:
 
     def read(self, deadline: float | None) -> bytes:
         left = _remaining(deadline)
-        if left is None or self._timeout is None or left < self._timeout - 0.01:
+        if left != self._timeout and (left is None or self._timeout is None or left < self._timeout - 0.01):
             self._set_timeout(left)
         try:
             return self.sock.recv(READ_SIZE)
@@ -149,7 +149,8 @@ class SocketStream:
             raise ConnectionLost(f"read failed: {exc.strerror or exc}") from exc
 
     def write(self, data: bytes | memoryview, timeout: float | None) -> None:
-        self._set_timeout(timeout)
+        if timeout != self._timeout:  # (the usual case, checked here: no call)
+            self._set_timeout(timeout)
         try:
             self.sock.sendall(data)
         except TimeoutError as exc:

@@ -334,6 +334,15 @@ class SendFlows(TransactionFlows):
         yield  # pragma: no cover - makes this a generator like the LMTP override
 
 
+def _refused_for_sure(result: SendResult, prepared: PreparedMessage) -> bool:
+    """True when the replies read so far rule delivery out: MAIL refused, or every
+    recipient answered and none accepted."""
+    mail = result.mail_reply
+    if mail is not None and not mail.is_positive:
+        return True
+    return not result.accepted and len(result.refused) == len(prepared.recipients)
+
+
 _NO_WINDOW = (b"", 0, 0)
 
 
@@ -367,15 +376,6 @@ class _BodyCheck:
         if not self.eight_bit_ok and not piece.isascii():
             raise NotSupportedError(_not_8bit("message abandoned"), "DATA")
         return piece
-
-
-def _refused_for_sure(result: SendResult, prepared: PreparedMessage) -> bool:
-    """True when the replies read so far rule delivery out: MAIL refused, or every
-    recipient answered and none accepted."""
-    mail = result.mail_reply
-    if mail is not None and not mail.is_positive:
-        return True
-    return not result.accepted and len(result.refused) == len(prepared.recipients)
 
 
 def _refuse_all(result: SendResult, reply: Reply) -> None:

@@ -65,6 +65,7 @@ def _as_bytes(chunk: object) -> bytes:
 
 
 _ONE_PIECE = (bytes, bytearray, memoryview, str)
+_LISTS = (list, tuple)  # (a tuple of types: "list | tuple" builds a union object at every test)
 
 
 def iter_chunks(data: object) -> Iterator[bytes]:
@@ -140,17 +141,18 @@ class TransactionFlows(SessionFlows):
         skip_bad = bool(opts.pop("skip_bad", False))
         given: list[str] = []
         for item in addresses:  # to(["a", "b"]) as well as to("a", "b")
-            given.extend(item if isinstance(item, list | tuple) else [item])
+            given.extend(item if isinstance(item, _LISTS) else [item])
         caps = self._session.capabilities
         params = rcpt_parameters(opts, caps)
         limit = MAX_COMMAND_LINE + (DSN_RCPT_EXTRA if params.params else 0)
         lines = []
+        extra = params.text
         for address in given:  # validate every address before the first byte (SECURITY CI-02)
             path = self._path(address)
             if not path.isascii() and (caps is None or "SMTPUTF8" not in caps):
                 text = f"5.5.4 SMTPUTF8 is not advertised by the server; RCPT for {path} not sent"
                 raise NotSupportedError(pseudo_reply(555, text), "RCPT")
-            lines.append(encode_line(f"RCPT TO:{path}{params.text}", limit=limit))
+            lines.append(encode_line(f"RCPT TO:{path}{extra}", limit=limit))
         if params.dropped:
             self._warn_dropped(params, opts, "recipient")
         accepted: list[str] = []
