@@ -76,6 +76,35 @@ def test_timeout_raises_smtp_timeout(scripted: type[ScriptedServer], connect: Co
     assert server.received == EHLO + b"MAIL FROM:<a@example.org>\r\n"
 
 
+def test_server_that_stops_reading_the_message_times_out(
+    scripted: type[ScriptedServer], connect: Connect
+) -> None:
+    """After its 354 the server reads nothing more: writing the message (far more than the
+    socket buffers hold) gives up at the timeout, and the connection is closed."""
+
+    def script(p: Peer) -> None:
+        greet(p)
+        p.expect("MAIL FROM:<a@example.org>")
+        p.reply("250 2.1.0 ok")
+        p.expect("RCPT TO:<b@example.org>")
+        p.reply("250 2.1.5 ok")
+        p.expect("DATA")
+        p.reply("354 go ahead")
+        p.sleep(1.5)  # reads nothing while the client writes
+
+    server = scripted(script)
+    smtp = connect(server, timeout=0.4)
+    assert smtp.mail("a@example.org") and smtp.to("b@example.org")
+    started = time.monotonic()
+    assert smtp.data(b"Subject: big\r\n\r\n" + (b"y" * 76 + b"\r\n") * 800_000) is False
+    assert 0.3 < time.monotonic() - started < 2.5
+    assert smtp.code() == 421
+    assert "Timeout" in smtp.message()
+    assert smtp.noop() is False  # closed: nothing more is written
+    assert "Timeout" not in smtp.message()
+    server.join()
+
+
 def test_trickling_reply_hits_one_deadline(scripted: type[ScriptedServer], connect: Connect) -> None:
     """One byte every 0.2 s never lets a per-recv timeout of 1 s expire; the reply's deadline does (MS-08)."""
 

@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import select
 import socket
 import ssl
+import struct
+import sys
 import time
 from typing import Any
 
 from .._exceptions import ConnectError, ConnectionLost, SMTPTimeout, TLSError
 
 READ_SIZE = 65536
+
+# Plain TCP and Unix sockets on Linux run in blocking mode with the timeout kept by the
+# kernel (SO_RCVTIMEO) and writes tried with MSG_DONTWAIT first: one system call per read
+# and per command written. A socket with a Python timeout polls before every call (two
+# per read, two per write): see KernelTimeoutStream.
+_KERNEL_TIMEOUTS = sys.platform == "linux" and hasattr(socket, "MSG_DONTWAIT") and struct.calcsize("@l") == 8
+_AGAIN = (errno.EAGAIN, errno.EWOULDBLOCK)
 
 
 def _remaining(deadline: float | None) -> float | None:
@@ -90,6 +100,8 @@ class SocketStream:
         except OSError as exc:
             sock.close()
             raise ConnectError(exc.strerror or str(exc)) from exc
+        if cls is SocketStream and _KERNEL_TIMEOUTS:
+            return KernelTimeoutStream(sock)
         return cls(sock)
 
     @property
@@ -195,3 +207,96 @@ class SocketStream:
     def close(self) -> None:
         with contextlib.suppress(OSError):
             self.sock.close()
+
+
+def _timeval(timeout: float | None) -> bytes:
+    """``struct timeval`` for SO_RCVTIMEO: zero means "wait for ever"; a positive timeout
+    never rounds down to zero."""
+    if timeout is None:
+        return struct.pack("@ll", 0, 0)
+    micro = max(1, int(timeout * 1_000_000))
+    return struct.pack("@ll", *divmod(micro, 1_000_000))
+
+
+class KernelTimeoutStream(SocketStream):
+    """A plain socket in blocking mode whose timeouts the kernel enforces.
+
+    The semantics are SocketStream's: one deadline for a whole reply (the receive timeout
+    is shortened when a reply arrives in pieces), one for a whole write, and a check for
+    early replies that never waits. The cost differs: a reply read is one ``recv`` (not
+    ``poll`` + ``recv``), a command written one ``send`` with MSG_DONTWAIT (a large write
+    polls only when the socket buffer is full), the early-reply check one ``recv`` with
+    MSG_DONTWAIT. TLS goes back to SocketStream (its records need Python's timeouts).
+    """
+
+    __slots__ = ()
+
+    def __init__(self, sock: socket.socket) -> None:
+        timeout = sock.gettimeout()
+        super().__init__(sock)
+        sock.settimeout(None)  # blocking: no poll() before each call
+        self._timeout = None  # (what SO_RCVTIMEO holds now: nothing)
+        self._set_timeout(timeout)
+
+    def _set_timeout(self, timeout: float | None) -> None:
+        if timeout != self._timeout:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, _timeval(timeout))
+            self._timeout = timeout
+
+    def read(self, deadline: float | None) -> bytes:
+        left = _remaining(deadline)
+        if left != self._timeout and (left is None or self._timeout is None or left < self._timeout - 0.01):
+            self._set_timeout(left)
+        try:
+            return self.sock.recv(READ_SIZE)
+        except OSError as exc:
+            if exc.errno in _AGAIN:  # SO_RCVTIMEO expired
+                raise SMTPTimeout("no reply within the timeout") from exc
+            raise ConnectionLost(f"read failed: {exc.strerror or exc}") from exc
+
+    def read_nowait(self) -> bytes:
+        # poll(0) says "nothing" without an exception: cheaper than recv(MSG_DONTWAIT)'s
+        # EAGAIN, and nothing there is by far the usual answer.
+        if self._poll is not None and not self._poll.poll(0):
+            return b""
+        try:
+            return self.sock.recv(READ_SIZE, socket.MSG_DONTWAIT)
+        except OSError as exc:
+            if exc.errno in _AGAIN:
+                return b""
+            raise ConnectionLost(f"read failed: {exc.strerror or exc}") from exc
+
+    def write(self, data: bytes | memoryview, timeout: float | None) -> None:
+        try:
+            sent = self.sock.send(data, socket.MSG_DONTWAIT)
+        except BlockingIOError:  # the socket buffer is full: not one byte fitted
+            sent = 0
+        except OSError as exc:
+            raise ConnectionLost(f"write failed: {exc.strerror or exc}") from exc
+        if sent != len(data):  # else a command, a batch or a small message: the usual case
+            self._write_rest(memoryview(data)[sent:], timeout)
+
+    def _write_rest(self, view: memoryview, timeout: float | None) -> None:
+        """Write what did not fit at once, waiting for room, within one deadline."""
+        sock = self.sock
+        deadline = None if timeout is None else time.monotonic() + timeout
+        writable = select.poll()
+        writable.register(sock, select.POLLOUT)
+        while view:
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                raise SMTPTimeout("the server did not accept data within the timeout")
+            if not writable.poll(None if left is None else max(1, int(left * 1000) + 1)):
+                continue  # (the deadline is checked above)
+            try:
+                view = view[sock.send(view, socket.MSG_DONTWAIT) :]
+            except BlockingIOError:
+                continue
+            except OSError as exc:
+                raise ConnectionLost(f"write failed: {exc.strerror or exc}") from exc
+
+    def start_tls(
+        self, context: ssl.SSLContext, server_hostname: str | None, timeout: float | None
+    ) -> SocketStream:
+        self._set_timeout(None)  # SSLSocket keeps Python's timeouts; clear the kernel's
+        return super().start_tls(context, server_hostname, timeout)

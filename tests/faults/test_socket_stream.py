@@ -1,0 +1,146 @@
+"""The blocking socket streams keep their timeouts, whichever way they enforce them.
+
+``SocketStream`` (TLS, and platforms without kernel timeouts) uses Python's socket
+timeouts; ``KernelTimeoutStream`` (plain sockets on Linux) runs the socket in blocking mode
+with SO_RCVTIMEO and MSG_DONTWAIT writes, to save a ``poll()`` per call. Both must behave
+alike: a peer that stops reading makes a write time out within its deadline, a slow reader
+gets every byte, a silent peer makes a read time out, and the early-reply check never waits.
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+import sys
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from netsmtp import SMTPTimeout
+from netsmtp._backends.sync import KernelTimeoutStream, SocketStream, _timeval
+
+KERNEL = pytest.mark.skipif(sys.platform != "linux", reason="kernel timeouts are used on Linux only")
+STREAMS = [SocketStream, pytest.param(KernelTimeoutStream, marks=KERNEL)]
+Pair = tuple[socket.socket, socket.socket]
+
+
+@pytest.fixture
+def pair() -> Iterator[Pair]:
+    """A connected loopback TCP pair: (client end, server end)."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        client = socket.create_connection(listener.getsockname())
+        server, _ = listener.accept()
+    try:
+        yield client, server
+    finally:
+        client.close()
+        server.close()
+
+
+def stream_of(cls: type[SocketStream], sock: socket.socket, timeout: float | None) -> SocketStream:
+    sock.settimeout(timeout)
+    return cls(sock)
+
+
+@pytest.mark.parametrize("cls", STREAMS)
+def test_write_to_a_peer_that_never_reads_times_out(cls: type[SocketStream], pair: Pair) -> None:
+    client, _server = pair
+    stream = stream_of(cls, client, 5)
+    started = time.monotonic()
+    with pytest.raises(SMTPTimeout, match="did not accept data"):
+        stream.write(b"x" * (64 << 20), 0.3)  # far more than both socket buffers hold
+    assert 0.25 < time.monotonic() - started < 3
+
+
+@pytest.mark.parametrize("cls", STREAMS)
+def test_slow_reader_gets_every_byte(cls: type[SocketStream], pair: Pair) -> None:
+    client, server = pair
+    payload = bytes(range(256)) * (16 << 12)  # 16 MiB, more than the buffers: writes must wait
+    received = bytearray()
+
+    def read_slowly() -> None:
+        time.sleep(0.2)  # the client's first send fills the buffers and must wait for room
+        while len(received) < len(payload):
+            chunk = server.recv(1 << 20)
+            if not chunk:
+                break
+            received.extend(chunk)
+
+    reader = threading.Thread(target=read_slowly)
+    reader.start()
+    stream_of(cls, client, 5).write(memoryview(payload), 10)
+    reader.join(10)
+    assert bytes(received) == payload
+
+
+@pytest.mark.parametrize("cls", STREAMS)
+def test_read_from_a_silent_peer_times_out(cls: type[SocketStream], pair: Pair) -> None:
+    client, _server = pair
+    stream = stream_of(cls, client, 0.2)
+    started = time.monotonic()
+    with pytest.raises(SMTPTimeout, match="no reply"):
+        stream.read(time.monotonic() + 0.2)
+    assert 0.15 < time.monotonic() - started < 2
+
+
+@pytest.mark.parametrize("cls", STREAMS)
+def test_read_without_timeout_waits_for_the_data(cls: type[SocketStream], pair: Pair) -> None:
+    client, server = pair
+    stream = stream_of(cls, client, None)
+    timer = threading.Timer(0.3, server.sendall, (b"250 late\r\n",))
+    timer.start()
+    assert stream.read(None) == b"250 late\r\n"
+    timer.join()
+
+
+@pytest.mark.parametrize("cls", STREAMS)
+def test_a_shorter_deadline_after_a_longer_one(cls: type[SocketStream], pair: Pair) -> None:
+    """The second read of a reply waits only for what is left of the reply's deadline."""
+    client, server = pair
+    stream = stream_of(cls, client, 5)
+    server.sendall(b"250-first half\r\n")
+    deadline = time.monotonic() + 0.4
+    assert stream.read(deadline) == b"250-first half\r\n"
+    started = time.monotonic()
+    with pytest.raises(SMTPTimeout):
+        stream.read(deadline)
+    assert time.monotonic() - started < 2
+
+
+@pytest.mark.parametrize("cls", STREAMS)
+def test_read_nowait_never_waits(cls: type[SocketStream], pair: Pair) -> None:
+    client, server = pair
+    stream = stream_of(cls, client, 5)
+    started = time.monotonic()
+    assert stream.read_nowait() == b""
+    assert time.monotonic() - started < 1
+    server.sendall(b"250 early\r\n")
+    time.sleep(0.1)
+    assert stream.read_nowait() == b"250 early\r\n"
+    assert stream.read_nowait() == b""
+    server.close()
+    time.sleep(0.1)
+    assert stream.read_nowait() == b""  # the EOF: left for the next read()
+    assert stream.read(time.monotonic() + 1) == b""
+
+
+@KERNEL
+def test_open_gives_a_blocking_socket_with_a_kernel_timeout() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        stream = SocketStream.open(socket.AF_INET, listener.getsockname(), None, 2.5)
+        try:
+            assert isinstance(stream, KernelTimeoutStream)
+            assert stream.sock.gettimeout() is None  # no poll() before each call
+            raw = stream.sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, 16)
+            assert struct.unpack("@ll", raw) == (2, 500000)
+            assert stream.sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+        finally:
+            stream.close()
+
+
+def test_timeval() -> None:
+    assert struct.unpack("@ll", _timeval(None)) == (0, 0)  # 0: no timeout at all
+    assert struct.unpack("@ll", _timeval(1e-9)) == (0, 1)  # never rounded down to "for ever"
+    assert struct.unpack("@ll", _timeval(2.25)) == (2, 250000)
