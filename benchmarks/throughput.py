@@ -267,9 +267,17 @@ CLIENTS = [
     Client("netsmtp send_message", "netsmtp_send"),
     Client("netsmtp send_message, file", "netsmtp_send", from_file=True, big_only=True),
     Client("netsmtp send_message, DATA", "netsmtp_send", extensions=NO_CHUNKING),
-    Client("netsmtp send_message, DATA, file", "netsmtp_send", True, NO_CHUNKING, big_only=True),
+    Client(
+        "netsmtp send_message, DATA, file",
+        "netsmtp_send",
+        from_file=True,
+        extensions=NO_CHUNKING,
+        big_only=True,
+    ),
     Client("netsmtp async send_message", "netsmtp_async_send", "asyncio"),
-    Client("netsmtp async send_message, file", "netsmtp_async_send", "asyncio", True, big_only=True),
+    Client(
+        "netsmtp async send_message, file", "netsmtp_async_send", "asyncio", from_file=True, big_only=True
+    ),
     Client("netsmtp async send_message (uvloop)", "netsmtp_async_send", "uvloop"),
     Client(BASELINE, "smtplib"),
     Client("aiosmtplib sendmail", "aiosmtplib", "asyncio"),
