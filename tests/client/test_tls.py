@@ -7,6 +7,7 @@ import socket
 import ssl
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 import trustme
@@ -644,4 +645,43 @@ def test_implicit_tls_ipv6_literal(
     smtp = connect(server.host, ssl=True, ssl_context=client_context)
     assert smtp.tls_active is True
     assert smtp.quit() is True
+    server.join()
+
+
+def test_default_context_is_made_once_per_trust_store(
+    scripted: type[ScriptedServer],
+    connect: Connect,
+    ca: trustme.CA,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Loading the CA bundle costs 20-80 ms: the default context is kept, but a change of
+    SSL_CERT_FILE (which bundle OpenSSL loads) takes effect at the next connection."""
+    from netsmtp._tls import default_context
+
+    def after_tls(p: Peer) -> None:
+        p.expect(EHLO)
+        p.reply(*ehlo_lines())
+        serve_quit(p)
+
+    bundle = tmp_path / "test-ca.pem"
+    ca.cert_pem.write_to_path(str(bundle))
+    monkeypatch.setenv("SSL_CERT_FILE", str(bundle))
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    assert default_context() is default_context()
+    trusting = default_context()
+    assert trusting.minimum_version == ssl.TLSVersion.TLSv1_2
+
+    server = scripted(starttls_then(after_tls))
+    smtp = connect(server)
+    assert smtp.starttls() is True  # the default context trusts the test CA now
+    assert smtp.quit() is True
+    server.join()
+
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "missing.pem"))
+    assert default_context() is not trusting
+    server = scripted(starttls_failing)
+    smtp = connect(server)
+    assert smtp.starttls() is False
+    assert "certificate verify failed" in smtp.message()
     server.join()
