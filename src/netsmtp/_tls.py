@@ -9,7 +9,8 @@ from ._hosts import is_ip_literal
 
 # The default context, made once per trust-store setting: loading the system's CA bundle
 # takes 20 to 80 ms, which every connection paid. Contexts are safe to share between
-# threads and connections; this one is never handed to callers, so nobody changes it.
+# threads and connections. This one is never handed to callers; should anything reach it
+# and switch verification off, it is not used again (checked at every use).
 _contexts: dict[tuple[str | None, str | None], ssl.SSLContext] = {}  # (one entry at most)
 
 
@@ -21,12 +22,21 @@ def default_context() -> ssl.SSLContext:
     """
     key = (os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
     context = _contexts.get(key)
-    if context is None:
+    if context is None or not _untouched(context):  # (SECURITY TL-07: a weakened one is dropped)
         context = ssl.create_default_context()
         context.minimum_version = ssl.TLSVersion.TLSv1_2
         _contexts.clear()
         _contexts[key] = context
     return context
+
+
+def _untouched(context: ssl.SSLContext) -> bool:
+    """The shared default still verifies as made: nobody switched its checks off."""
+    return (
+        context.verify_mode == ssl.CERT_REQUIRED
+        and context.check_hostname
+        and context.minimum_version >= ssl.TLSVersion.TLSv1_2
+    )
 
 
 def verifies(context: ssl.SSLContext) -> bool:

@@ -355,7 +355,7 @@ def test_TL_07_insecure_override_lasts_one_connection(
     refused), the same factory with the default for connection 2: the self-signed
     certificate fails again. Nothing is cached, no context is changed by the client."""
     leaf = Issuer().issue(ips=["127.0.0.1"], self_signed=True)
-    server = tls_server(scripted, mode, server_context(*leaf), connections=2)
+    server = tls_server(scripted, mode, server_context(*leaf), connections=3)
     insecure = insecure_context()
 
     def open_client(context: ssl.SSLContext | None) -> Any:
@@ -372,10 +372,19 @@ def test_TL_07_insecure_override_lasts_one_connection(
     second = open_client(None)
     assert isinstance(second, ConnectError | TLSError), "the insecure setting outlived its connection"
     assert "certificate verify failed" in str(second)
-    server.join()
+    # The default context is shared (loading the CA bundle per connection cost 20-80 ms),
+    # so it must not be taintable: one whose checks were switched off is never used again.
+    shared = default_context()
+    assert (shared.verify_mode, shared.check_hostname) == (ssl.CERT_REQUIRED, True)
+    shared.check_hostname = False
+    shared.verify_mode = ssl.CERT_NONE
     fresh = default_context()
-    assert fresh is not default_context()  # a new context every time: nothing shared to taint
+    assert fresh is not shared
     assert (fresh.verify_mode, fresh.check_hostname) == (ssl.CERT_REQUIRED, True)
+    third = open_client(None)
+    assert isinstance(third, ConnectError | TLSError), "a tainted default context was used"
+    assert "certificate verify failed" in str(third)
+    server.join()
 
 
 # ---- TL-08 ----------------------------------------------------------------------------------------
