@@ -77,6 +77,8 @@ def mail_parameters(
     options: Mapping[str, Any], caps: Capabilities | None, path: str, exact: bool = False
 ) -> Parameters:
     """Validate MAIL options (Python names) and build the parameter list."""
+    if not options and path.isascii():  # the usual MAIL: nothing to check, nothing to add
+        return Parameters()
     result = Parameters()
     opts = {k: v for k, v in options.items() if v is not None} if options else {}
     size = opts.get("size")
