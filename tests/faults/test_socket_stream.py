@@ -1,17 +1,17 @@
 """The blocking socket streams keep their timeouts, whichever way they enforce them.
 
-``SocketStream`` (TLS, and platforms without kernel timeouts) uses Python's socket
-timeouts; ``KernelTimeoutStream`` (plain sockets on Linux) runs the socket in blocking mode
-with SO_RCVTIMEO and MSG_DONTWAIT writes, to save a ``poll()`` per call. Both must behave
-alike: a peer that stops reading makes a write time out within its deadline, a slow reader
-gets every byte, a silent peer makes a read time out, and the early-reply check never waits.
+``SocketStream`` (TLS, and platforms without MSG_DONTWAIT) uses Python's socket timeouts;
+``PlainStream`` (plain sockets) runs the socket in blocking mode, writes with MSG_DONTWAIT
+and waits in ``poll()`` itself, to save a system call per command. Both must behave alike:
+a peer that stops reading makes a write time out within its deadline, a slow reader gets
+every byte, a silent peer makes a read time out (signals or not), and the early-reply
+check never waits.
 """
 
 from __future__ import annotations
 
+import signal
 import socket
-import struct
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -19,10 +19,10 @@ from collections.abc import Iterator
 import pytest
 
 from netsmtp import SMTPTimeout
-from netsmtp._backends.sync import KernelTimeoutStream, SocketStream, _timeval
+from netsmtp._backends.sync import _PLAIN_STREAMS, PlainStream, SocketStream
 
-KERNEL = pytest.mark.skipif(sys.platform != "linux", reason="kernel timeouts are used on Linux only")
-STREAMS = [SocketStream, pytest.param(KernelTimeoutStream, marks=KERNEL)]
+PLAIN = pytest.mark.skipif(not _PLAIN_STREAMS, reason="no MSG_DONTWAIT or poll() here")
+STREAMS = [SocketStream, pytest.param(PlainStream, marks=PLAIN)]
 Pair = tuple[socket.socket, socket.socket]
 
 
@@ -126,21 +126,36 @@ def test_read_nowait_never_waits(cls: type[SocketStream], pair: Pair) -> None:
     assert stream.read(time.monotonic() + 1) == b""
 
 
-@KERNEL
-def test_open_gives_a_blocking_socket_with_a_kernel_timeout() -> None:
+@PLAIN
+def test_open_gives_a_blocking_plain_stream() -> None:
     with socket.create_server(("127.0.0.1", 0)) as listener:
         stream = SocketStream.open(socket.AF_INET, listener.getsockname(), None, 2.5)
         try:
-            assert isinstance(stream, KernelTimeoutStream)
-            assert stream.sock.gettimeout() is None  # no poll() before each call
-            raw = stream.sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, 16)
-            assert struct.unpack("@ll", raw) == (2, 500000)
+            assert isinstance(stream, PlainStream)
+            assert stream.sock.gettimeout() is None  # no poll() before each send
             assert stream.sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
         finally:
             stream.close()
 
 
-def test_timeval() -> None:
-    assert struct.unpack("@ll", _timeval(None)) == (0, 0)  # 0: no timeout at all
-    assert struct.unpack("@ll", _timeval(1e-9)) == (0, 1)  # never rounded down to "for ever"
-    assert struct.unpack("@ll", _timeval(2.25)) == (2, 250000)
+@pytest.mark.skipif(not hasattr(signal, "setitimer"), reason="needs signal.setitimer")
+@pytest.mark.parametrize("cls", STREAMS)
+def test_signals_do_not_extend_the_deadline(cls: type[SocketStream], pair: Pair) -> None:
+    """An application whose signal handler runs every 50 ms (a watchdog, a profiler) must
+    not keep a read from a silent server alive: after each interrupted wait, the wait that
+    resumes is for what is left of the deadline, not for a fresh timeout."""
+    client, _server = pair
+    stream = stream_of(cls, client, 0.4)
+    ticks = []
+    previous = signal.signal(signal.SIGALRM, lambda *_: ticks.append(1))
+    signal.setitimer(signal.ITIMER_REAL, 0.05, 0.05)
+    try:
+        started = time.monotonic()
+        with pytest.raises(SMTPTimeout):
+            stream.read(time.monotonic() + 0.4)
+        elapsed = time.monotonic() - started
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert len(ticks) >= 3  # the wait really was interrupted
+    assert 0.35 < elapsed < 2

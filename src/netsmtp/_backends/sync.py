@@ -7,8 +7,6 @@ import errno
 import select
 import socket
 import ssl
-import struct
-import sys
 import time
 from typing import Any
 
@@ -16,11 +14,9 @@ from .._exceptions import ConnectError, ConnectionLost, SMTPTimeout, TLSError
 
 READ_SIZE = 65536
 
-# Plain TCP and Unix sockets on Linux run in blocking mode with the timeout kept by the
-# kernel (SO_RCVTIMEO) and writes tried with MSG_DONTWAIT first: one system call per read
-# and per command written. A socket with a Python timeout polls before every call (two
-# per read, two per write): see KernelTimeoutStream.
-_KERNEL_TIMEOUTS = sys.platform == "linux" and hasattr(socket, "MSG_DONTWAIT") and struct.calcsize("@l") == 8
+# Plain TCP and Unix sockets run in blocking mode where MSG_DONTWAIT and poll() exist:
+# a command is then written with one system call, not two (see PlainStream).
+_PLAIN_STREAMS = hasattr(socket, "MSG_DONTWAIT") and hasattr(select, "poll")
 _AGAIN = (errno.EAGAIN, errno.EWOULDBLOCK)
 
 
@@ -100,8 +96,8 @@ class SocketStream:
         except OSError as exc:
             sock.close()
             raise ConnectError(exc.strerror or str(exc)) from exc
-        if cls is SocketStream and _KERNEL_TIMEOUTS:
-            return KernelTimeoutStream(sock)
+        if cls is SocketStream and _PLAIN_STREAMS:
+            return PlainStream(sock)
         return cls(sock)
 
     @property
@@ -209,24 +205,17 @@ class SocketStream:
             self.sock.close()
 
 
-def _timeval(timeout: float | None) -> bytes:
-    """``struct timeval`` for SO_RCVTIMEO: zero means "wait for ever"; a positive timeout
-    never rounds down to zero."""
-    if timeout is None:
-        return struct.pack("@ll", 0, 0)
-    micro = max(1, int(timeout * 1_000_000))
-    return struct.pack("@ll", *divmod(micro, 1_000_000))
+class PlainStream(SocketStream):
+    """A plain socket in blocking mode, netsmtp doing the waiting itself.
 
-
-class KernelTimeoutStream(SocketStream):
-    """A plain socket in blocking mode whose timeouts the kernel enforces.
-
-    The semantics are SocketStream's: one deadline for a whole reply (the receive timeout
-    is shortened when a reply arrives in pieces), one for a whole write, and a check for
-    early replies that never waits. The cost differs: a reply read is one ``recv`` (not
-    ``poll`` + ``recv``), a command written one ``send`` with MSG_DONTWAIT (a large write
-    polls only when the socket buffer is full), the early-reply check one ``recv`` with
-    MSG_DONTWAIT. TLS goes back to SocketStream (its records need Python's timeouts).
+    The semantics are SocketStream's: one deadline for a whole reply, one for a whole write,
+    and a check for early replies that never waits. The cost differs where it is paid
+    most: a command is written with one ``send`` (MSG_DONTWAIT: it fits in the socket
+    buffer), where a socket with a Python timeout polls first; only a write that does not
+    fit waits for room. Reads wait in ``poll()``, which resumes after a signal for what is
+    left of the deadline (a kernel receive timeout, SO_RCVTIMEO, would start again: an
+    application's 50 ms timer could keep a silent server's read alive for ever). TLS stays
+    with SocketStream.
     """
 
     __slots__ = ()
@@ -234,25 +223,25 @@ class KernelTimeoutStream(SocketStream):
     def __init__(self, sock: socket.socket) -> None:
         timeout = sock.gettimeout()
         super().__init__(sock)
-        sock.settimeout(None)  # blocking: no poll() before each call
-        self._timeout = None  # (what SO_RCVTIMEO holds now: nothing)
-        self._set_timeout(timeout)
+        sock.settimeout(None)  # blocking: no poll() before each send
+        self._timeout = timeout  # (kept for start_tls; waits take their own deadlines)
 
     def _set_timeout(self, timeout: float | None) -> None:
-        if timeout != self._timeout:
-            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, _timeval(timeout))
-            self._timeout = timeout
+        self._timeout = timeout
 
     def read(self, deadline: float | None) -> bytes:
-        left = _remaining(deadline)
-        if left != self._timeout and (left is None or self._timeout is None or left < self._timeout - 0.01):
-            self._set_timeout(left)
-        try:
-            return self.sock.recv(READ_SIZE)
-        except OSError as exc:
-            if exc.errno in _AGAIN:  # SO_RCVTIMEO expired
-                raise SMTPTimeout("no reply within the timeout") from exc
-            raise ConnectionLost(f"read failed: {exc.strerror or exc}") from exc
+        sock, readable = self.sock, self._poll
+        assert readable is not None  # (PlainStream is made only where poll() exists)
+        while True:
+            left = _remaining(deadline)
+            try:
+                if not readable.poll(None if left is None else left * 1000):
+                    continue  # the deadline passed: _remaining() raises
+                return sock.recv(READ_SIZE, socket.MSG_DONTWAIT)
+            except BlockingIOError:
+                continue  # readable, yet nothing to read: wait again
+            except OSError as exc:
+                raise ConnectionLost(f"read failed: {exc.strerror or exc}") from exc
 
     def read_nowait(self) -> bytes:
         # poll(0) says "nothing" without an exception: cheaper than recv(MSG_DONTWAIT)'s
@@ -294,9 +283,3 @@ class KernelTimeoutStream(SocketStream):
                 continue
             except OSError as exc:
                 raise ConnectionLost(f"write failed: {exc.strerror or exc}") from exc
-
-    def start_tls(
-        self, context: ssl.SSLContext, server_hostname: str | None, timeout: float | None
-    ) -> SocketStream:
-        self._set_timeout(None)  # SSLSocket keeps Python's timeouts; clear the kernel's
-        return super().start_tls(context, server_hostname, timeout)
