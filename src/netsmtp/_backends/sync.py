@@ -224,7 +224,7 @@ class PlainStream(SocketStream):
         timeout = sock.gettimeout()
         super().__init__(sock)
         sock.settimeout(None)  # blocking: no poll() before each send
-        self._timeout = timeout  # (kept for start_tls; waits take their own deadlines)
+        self._timeout = timeout  # (only recorded: every wait here computes its own deadline)
 
     def _set_timeout(self, timeout: float | None) -> None:
         self._timeout = timeout
