@@ -353,7 +353,8 @@ def test_TL_07_insecure_override_lasts_one_connection(
 ) -> None:
     """Geary CVE-2020-24661: "verify off" for connection 1 (where, AU-02, AUTH PLAIN is still
     refused), the same factory with the default for connection 2: the self-signed
-    certificate fails again. Nothing is cached, no context is changed by the client."""
+    certificate fails again. No context is changed by the client, and the shared default
+    context cannot be tainted: one whose checks were switched off is not used again."""
     leaf = Issuer().issue(ips=["127.0.0.1"], self_signed=True)
     server = tls_server(scripted, mode, server_context(*leaf), connections=3)
     insecure = insecure_context()

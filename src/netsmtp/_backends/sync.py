@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import errno
 import select
 import socket
 import ssl
@@ -17,7 +16,6 @@ READ_SIZE = 65536
 # Plain TCP and Unix sockets run in blocking mode where MSG_DONTWAIT and poll() exist:
 # a command is then written with one system call, not two (see PlainStream).
 _PLAIN_STREAMS = hasattr(socket, "MSG_DONTWAIT") and hasattr(select, "poll")
-_AGAIN = (errno.EAGAIN, errno.EWOULDBLOCK)
 
 
 def _remaining(deadline: float | None) -> float | None:
@@ -242,18 +240,6 @@ class PlainStream(SocketStream):
                 continue  # readable, yet nothing to read: wait again
             except OSError as exc:
                 raise ConnectionLost(f"read failed: {exc.strerror or exc}") from exc
-
-    def read_nowait(self) -> bytes:
-        # poll(0) says "nothing" without an exception: cheaper than recv(MSG_DONTWAIT)'s
-        # EAGAIN, and nothing there is by far the usual answer.
-        if self._poll is not None and not self._poll.poll(0):
-            return b""
-        try:
-            return self.sock.recv(READ_SIZE, socket.MSG_DONTWAIT)
-        except OSError as exc:
-            if exc.errno in _AGAIN:
-                return b""
-            raise ConnectionLost(f"read failed: {exc.strerror or exc}") from exc
 
     def write(self, data: bytes | memoryview, timeout: float | None) -> None:
         try:
