@@ -241,6 +241,19 @@ class PlainStream(SocketStream):
             except OSError as exc:
                 raise ConnectionLost(f"read failed: {exc.strerror or exc}") from exc
 
+    def read_nowait(self) -> bytes:
+        """SocketStream's check for early replies, for a plain socket only: it runs before
+        every command, so it skips the TLS cases (two isinstance checks and their branches)
+        and reads with MSG_DONTWAIT (readable yet nothing there is b"", not a wait)."""
+        if not self._poll.poll(0):  # type: ignore[union-attr]
+            return b""
+        try:
+            return self.sock.recv(READ_SIZE, socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            return b""
+        except OSError as exc:
+            raise ConnectionLost(f"read failed: {exc.strerror or exc}") from exc
+
     def write(self, data: bytes | memoryview, timeout: float | None) -> None:
         try:
             sent = self.sock.send(data, socket.MSG_DONTWAIT)
