@@ -81,7 +81,8 @@ class SMTP(SyncDriver, Accessors, SendFlows, AuthFlows):
         True: PLAIN, LOGIN, XOAUTH2 and OAUTHBEARER may run without verified TLS to a
         host that is not a loopback address.
     ``pipelining``
-        False: :meth:`send_message` never pipelines, even when the server offers it.
+        False: never pipeline (:meth:`send_message`, ``recipient(..., skip_bad=True)``),
+        even when the server offers it.
     ``max_line_length``
         The longest message line, in octets without its CRLF (998, RFC 5321's limit); a
         longer line raises ``ValueError`` before it is written. ``None``: no limit.
@@ -268,9 +269,11 @@ class SMTP(SyncDriver, Accessors, SendFlows, AuthFlows):
         Addresses come as arguments or as one list. Without ``skip_bad``: True when every
         address was accepted, False at the first refusal (the later ones are not sent).
         With ``skip_bad=True`` [``SkipBad``]: every address is tried, and the list of those
-        accepted (as given) is returned. ``notify`` [``Notify``] (``["NEVER"]``, or some of
-        ``"SUCCESS"``, ``"FAILURE"``, ``"DELAY"``) and ``orcpt`` [``ORcpt``]
-        (``"rfc822;" + xtext(address)``) are DSN parameters, added to every RCPT.
+        accepted (as given) is returned; when the server offers PIPELINING the RCPTs go out
+        in one write and their replies are read after it (one round trip). ``notify``
+        [``Notify``] (``["NEVER"]``, or some of ``"SUCCESS"``, ``"FAILURE"``, ``"DELAY"``)
+        and ``orcpt`` [``ORcpt``] (``"rfc822;" + xtext(address)``) are DSN parameters,
+        added to every RCPT.
         """
         skip = bool(options.get("skip_bad", options.get("SkipBad", False)))
         failure: list[str] | bool = [] if skip else False

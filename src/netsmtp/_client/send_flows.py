@@ -320,10 +320,6 @@ class SendFlows(TransactionFlows):
         self._expect_final_extras(result)
         return (yield from self._finish(result, (yield from self._read_final())))
 
-    def _pipelining(self) -> bool:
-        caps = self._session.capabilities
-        return caps is not None and "PIPELINING" in caps and self._options.pipelining
-
     def _finish(self, result: SendResult, reply: Reply) -> Flow[SendResult]:
         """Record the end-of-data reply (LMTP overrides to read one per recipient)."""
         result.reply = reply
