@@ -136,13 +136,19 @@ def _refused(who: str, n: int, detail: object) -> SystemExit:
     return SystemExit(f"{who}: message {n} refused: {detail}")
 
 
-def netsmtp_loop() -> Runner:
+def netsmtp_loop(skip_bad: bool = False) -> Runner:
+    """Net::SMTP's calls. With ``skip_bad`` every address is tried, so ``to()`` pipelines its
+    RCPTs (the sink offers PIPELINING): 4 round trips per message instead of 5."""
     from netsmtp import SMTP
 
     def run(port: int, messages: list[Any]) -> None:
         smtp = SMTP(f"127.0.0.1:{port}", hello=HELLO, timeout=30)
         for n, msg in enumerate(messages):
-            if not (smtp.mail(SENDER) and smtp.to(*RECIPIENTS) and smtp.data(msg)):
+            if not (
+                smtp.mail(SENDER)
+                and (smtp.to(*RECIPIENTS, skip_bad=True) == RECIPIENTS if skip_bad else smtp.to(*RECIPIENTS))
+                and smtp.data(msg)
+            ):
                 raise _refused("netsmtp", n, f"{smtp.code()} {smtp.message()}")
         if not smtp.quit():
             raise SystemExit(f"netsmtp: QUIT refused: {smtp.code()} {smtp.message()}")
@@ -212,6 +218,7 @@ def aiosmtplib_sendmail() -> Runner:
 
 RUNNERS: dict[str, Callable[[], Runner]] = {
     "netsmtp_loop": netsmtp_loop,
+    "netsmtp_loop_skip_bad": lambda: netsmtp_loop(skip_bad=True),
     "netsmtp_send": netsmtp_send,
     "netsmtp_async_send": netsmtp_async_send,
     "smtplib": smtplib_sendmail,
@@ -264,10 +271,12 @@ class Client:
     from_file: bool = False  # big scenario: stream the message from its file
     extensions: str | None = None  # the sink's -x (None: its default, CHUNKING included)
     big_only: bool = False
+    small_only: bool = False  # not run in the big scenario (it would only repeat another row)
 
 
 CLIENTS = [
     Client("netsmtp mail/to/data", "netsmtp_loop"),
+    Client("netsmtp mail/to(skip_bad)/data", "netsmtp_loop_skip_bad", small_only=True),
     Client("netsmtp send_message", "netsmtp_send"),
     Client("netsmtp send_message, file", "netsmtp_send", from_file=True, big_only=True),
     Client("netsmtp send_message, DATA", "netsmtp_send", extensions=NO_CHUNKING),
@@ -529,7 +538,7 @@ def main(argv: list[str]) -> int:
         scenarios = make_scenarios(args, tools, workdir)
         rows: dict[str, dict[str, Row]] = {}
         for scenario in scenarios:
-            clients = [c for c in CLIENTS if scenario.big or not c.big_only]
+            clients = [c for c in CLIENTS if not (c.small_only if scenario.big else c.big_only)]
             if only:
                 clients = [c for c in clients if any(o in c.name for o in only) or c.name == BASELINE]
             rows[scenario.key] = {c.name: Row(c) for c in clients}
