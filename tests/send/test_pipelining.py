@@ -384,35 +384,38 @@ def test_extra_reply_after_a_chunked_message_is_not_paired(
 
 
 @pytest.mark.parametrize("pipelining", [True, False])
+@pytest.mark.parametrize("later", [False, True], ids=["421-last", "421-before-d"])
 def test_421_in_the_middle_of_the_envelope(
-    scripted: type[ScriptedServer], connect: Connect, pipelining: bool
+    scripted: type[ScriptedServer], connect: Connect, pipelining: bool, later: bool
 ) -> None:
+    """The 421 answers c's RCPT. b, accepted before it, is refused with the 421; so is d
+    (``later``), whose RCPT gets no reply (pipelined it was sent, in lockstep not even that)."""
+    raw = RAW.replace(b"c@example.net", b"c@example.net, d@example.net") if later else RAW
+    envelope = THREE if later else ENVELOPE
+
     def script(p: Peer) -> None:
         greet(p, "PIPELINING")
         if pipelining:
-            assert p.read(len(ENVELOPE) + 6) == ENVELOPE + b"DATA\r\n"
+            assert p.read(len(envelope) + 6) == envelope + b"DATA\r\n"
             p.reply("250 ok", "250 2.1.5 b ok", "421 4.3.2 shutting down")
         else:
             for line, answer in zip(
-                ENVELOPE.splitlines(keepends=True)[:2], ["250 ok", "250 2.1.5 b ok"], strict=True
+                envelope.splitlines(keepends=True)[:3],
+                ["250 ok", "250 2.1.5 b ok", "421 4.3.2 shutting down"],
+                strict=True,
             ):
                 p.expect(line)
                 p.reply(answer)
-            p.expect("RCPT TO:<c@example.net>")
-            p.reply("421 4.3.2 shutting down")
         assert p.read_to_eof() == b""
 
     server = scripted(script)
     smtp = connect(server, pipelining=pipelining)
     with pytest.raises(SendError, match="closed the connection: 421") as info:
-        smtp.send_message(RAW)
+        smtp.send_message(raw)
     server.join()
     bye = reply("421 4.3.2 shutting down")
-    assert info.value.result == SendResult(
-        "a@example.org",
-        refused={"b@example.net": bye, "c@example.net": bye},
-        mail_reply=reply("250 ok"),
-    )
+    refused = {"b@example.net": bye, "c@example.net": bye} | ({"d@example.net": bye} if later else {})
+    assert info.value.result == SendResult("a@example.org", refused=refused, mail_reply=reply("250 ok"))
     assert smtp.code() == 421
 
 

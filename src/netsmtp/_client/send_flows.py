@@ -10,7 +10,7 @@ committed without an accepted recipient.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -152,14 +152,14 @@ class SendFlows(TransactionFlows):
         else:
             yield from self._send(mail_line)
             result.mail_reply = yield from self._read()
-            self._stop_if_closed(result, result.mail_reply, prepared.recipients)
+            self._stop_if_closed(result, result.mail_reply, prepared.recipients, 0)
             if not result.mail_reply.is_positive:
                 raise SendError(f"MAIL refused: {result.mail_reply}", result)
             for index, (recipient, line) in enumerate(zip(prepared.recipients, rcpt_lines, strict=True)):
                 yield from self._send(line)
                 reply = yield from self._read()
                 self._record(result, recipient, reply)
-                self._stop_if_closed(result, reply, prepared.recipients[index + 1 :])
+                self._stop_if_closed(result, reply, prepared.recipients, index + 1)
         if not result.accepted:
             return (yield from self._nothing_accepted(result))
         if chunking:
@@ -203,20 +203,25 @@ class SendFlows(TransactionFlows):
 
     def _read_envelope(self, result: SendResult, prepared: PreparedMessage) -> Flow[None]:
         result.mail_reply = yield from self._read()
-        self._stop_if_closed(result, result.mail_reply, prepared.recipients)
+        self._stop_if_closed(result, result.mail_reply, prepared.recipients, 0)
         for index, recipient in enumerate(prepared.recipients):
             reply = yield from self._read()
             if result.mail_reply.is_positive:
                 self._record(result, recipient, reply)
             else:  # RFC 2920 §3: RCPTs after a refused MAIL count for nothing
                 result.refused[recipient] = reply
-            self._stop_if_closed(result, reply, prepared.recipients[index + 1 :])
+            self._stop_if_closed(result, reply, prepared.recipients, index + 1)
 
-    def _stop_if_closed(self, result: SendResult, reply: Reply, unanswered: Iterable[str]) -> None:
-        """A reply that closed the session (421) refuses the message for everyone."""
+    def _stop_if_closed(
+        self, result: SendResult, reply: Reply, recipients: Sequence[str], answered: int
+    ) -> None:
+        """A reply that closed the session (421) refuses the message for everyone: those
+        whose RCPT was answered already, and ``recipients[answered:]``, never answered.
+        (The index, not the slice: this runs after every reply, and a slice per reply would
+        copy a long list once per recipient.)"""
         if not self._session.closed:
             return
-        for recipient in unanswered:
+        for recipient in recipients[answered:]:
             result.refused[recipient] = reply
         _refuse_all(result, reply)
         raise SendError(f"message not sent: the server closed the connection: {reply}", result)
