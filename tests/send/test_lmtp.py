@@ -28,34 +28,59 @@ def lhlo(p: Peer, *caps: str) -> None:
     greet(p, *caps, verb="LHLO")
 
 
-def test_data_reads_one_reply_per_recipient(scripted: type[ScriptedServer], connect: Connect) -> None:
+def noop_then_quit(p: Peer) -> None:
+    """Answer a NOOP, then QUIT. The client sends the NOOP after the data: its reply must not
+    be a delivery reply left unread (cpython#76984)."""
+    p.expect("NOOP")
+    p.reply("250 2.0.0 noop answered")
+    serve_quit(p)
+
+
+@pytest.mark.parametrize("pipelined", [False, True], ids=["to-per-address", "skip_bad-batch"])
+def test_data_reads_one_reply_per_recipient(
+    scripted: type[ScriptedServer], connect: Connect, pipelined: bool
+) -> None:
+    """One reply per accepted recipient, whether they came one to() at a time or in one
+    to(..., skip_bad=True) whose RCPTs were batched (PIPELINING)."""
+    rcpts = [b"RCPT TO:<b@example.net>\r\n", b"RCPT TO:<x@example.net>\r\n", b"RCPT TO:<c@example.net>\r\n"]
+    answers = ["250 ok", "550 5.1.1 no x", "250 ok"]
+
     def script(p: Peer) -> None:
-        lhlo(p)
+        lhlo(p, *(["PIPELINING"] if pipelined else []))
         p.expect("MAIL FROM:<a@example.org>")
         p.reply("250 ok")
-        for line, answer in [("b", "250 ok"), ("x", "550 5.1.1 no x"), ("c", "250 ok")]:
-            p.expect(f"RCPT TO:<{line}@example.net>")
-            p.reply(answer)
+        if pipelined:
+            assert p.read(len(b"".join(rcpts))) == b"".join(rcpts)
+            assert quiet(p)
+            p.reply(*answers)
+        else:
+            for line, answer in zip(rcpts, answers, strict=True):
+                p.expect(line)
+                p.reply(answer)
         p.expect("DATA")
         p.reply("354 go")
         assert p.read_data() == b"Subject: x\r\n\r\nbody\r\n.\r\n"
         p.reply("250 2.0.0 b delivered", "452 4.2.2 c over quota")
-        p.expect("NOOP")  # its reply must not be the second delivery reply (cpython#76984)
-        p.reply("250 2.0.0 noop answered")
-        serve_quit(p)
+        noop_then_quit(p)
 
     server = scripted(script)
     lmtp = connect(server, cls="LMTP")
     assert lmtp.mail("a@example.org")
-    assert lmtp.to("b@example.net")
-    assert not lmtp.to("x@example.net")
-    assert lmtp.to("c@example.net")
+    if pipelined:
+        assert lmtp.to("b@example.net", "x@example.net", "c@example.net", skip_bad=True) == [
+            "b@example.net",
+            "c@example.net",
+        ]
+    else:
+        assert lmtp.to("b@example.net")
+        assert not lmtp.to("x@example.net")
+        assert lmtp.to("c@example.net")
     assert lmtp.data(b"Subject: x\r\n\r\nbody\r\n") is False  # one recipient did not get it
     assert lmtp.data_replies == {
         "b@example.net": reply("250 2.0.0 b delivered"),
         "c@example.net": reply("452 4.2.2 c over quota"),
     }
-    assert lmtp.noop()
+    assert lmtp.noop()  # its reply must not be the second delivery reply (cpython#76984)
     assert lmtp.message() == "2.0.0 noop answered"
     lmtp.quit()
     server.join()
@@ -103,9 +128,7 @@ def test_send_message_per_recipient_results(
             p.reply("250 ok", "250 ok", "550 5.1.1 no c", "250 ok", "354 go")
         assert p.read_data() == STUFFED
         p.reply("250 2.0.0 b delivered", "452 4.2.2 d over quota")
-        p.expect("NOOP")
-        p.reply("250 2.0.0 noop answered")
-        serve_quit(p)
+        noop_then_quit(p)
 
     server = scripted(script)
     lmtp = connect(server, cls="LMTP")
@@ -133,9 +156,7 @@ def test_send_message_chunking_inline(scripted: type[ScriptedServer], connect: C
         assert p.read(len(batch)) == batch
         assert quiet(p)
         p.reply("250 ok", "250 ok", "250 ok", "250 ok", "250 2.0.0 b ok", "250 2.0.0 c ok", "250 2.0.0 d ok")
-        p.expect("NOOP")
-        p.reply("250 2.0.0 noop answered")
-        serve_quit(p)
+        noop_then_quit(p)
 
     server = scripted(script)
     lmtp = connect(server, cls="LMTP")
@@ -164,9 +185,7 @@ def test_send_message_chunked_big_message(scripted: type[ScriptedServer], connec
         p.expect(f"BDAT {len(raw) - CHUNK} LAST")
         p.read(len(raw) - CHUNK)
         p.reply("450 4.2.0 c locked", "250 2.0.0 d ok")
-        p.expect("NOOP")
-        p.reply("250 2.0.0 noop answered")
-        serve_quit(p)
+        noop_then_quit(p)
 
     server = scripted(script)
     lmtp = connect(server, cls="LMTP", max_line_length=None)  # one 1 MiB line
@@ -198,9 +217,7 @@ def test_send_message_refused_for_everyone(
             p.reply("354 go")
             assert p.read_data() == raw + b".\r\n"
         p.reply("552 5.2.2 b full", "451 4.3.0 c failed")
-        p.expect("NOOP")
-        p.reply("250 2.0.0 noop answered")
-        serve_quit(p)
+        noop_then_quit(p)
 
     server = scripted(script)
     lmtp = connect(server, cls="LMTP")
@@ -227,9 +244,7 @@ def test_duplicate_recipient_gets_one_rcpt(scripted: type[ScriptedServer], conne
         p.reply("250 ok", "250 ok", "354 go")
         p.read_data()
         p.reply("250 2.0.0 b ok")
-        p.expect("NOOP")
-        p.reply("250 2.0.0 noop answered")
-        serve_quit(p)
+        noop_then_quit(p)
 
     server = scripted(script)
     lmtp = connect(server, cls="LMTP")
