@@ -272,6 +272,27 @@ def test_generator_is_read_lazily() -> None:
     assert consumed == [0, 1, 2, 3, 4]
 
 
+@pytest.mark.parametrize("size", [1, 2, 3, 5, 64])
+@pytest.mark.parametrize("ending", [b"\r\n", b"\n"], ids=["crlf", "lf"])
+def test_generator_in_small_pieces_finds_the_end_of_the_headers(size: int, ending: bytes) -> None:
+    """The blank line that ends the header block is found wherever the pieces split it (the
+    search resumes where the last one stopped), and nothing after it is read early."""
+    raw = RAW.replace(b"\r\n", ending)
+    head_end = raw.index(ending * 2) + 2 * len(ending)
+    pieces = [raw[i : i + size] for i in range(0, len(raw), size)]
+    consumed: list[int] = []
+
+    def gen() -> Iterator[bytes]:
+        for i, piece in enumerate(pieces):
+            consumed.append(i)
+            yield piece
+
+    p = prepare(gen(), None, None)
+    assert len(consumed) == -(-head_end // size)  # up to the piece holding the blank line
+    assert p.recipients[-1] == "grace@example.net"  # the Bcc field after the To
+    assert payload(p) == RAW_SENT.replace(b"\r\n", ending)  # Bcc removed, the rest as given
+
+
 def test_unsupported_type() -> None:
     with pytest.raises(TypeError, match="not int"):
         prepare(42, "a@example.org", ["b@example.net"])
