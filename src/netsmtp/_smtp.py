@@ -286,16 +286,18 @@ class SMTP(SyncDriver, Accessors, SendFlows, AuthFlows):
     def data(self, data: MessageData | None = None) -> bool:
         """DATA and the message; true when the server accepted it.
 
-        ``data`` is ``bytes``, ``str`` (sent as UTF-8) or an iterable of them: every line
-        ending becomes CRLF and a dot starting a line is doubled; a NUL raises
-        ``ValueError``. Without ``data``: True once the server answered 354; then send the
-        message with :meth:`datasend` and end it with :meth:`dataend`. While a message is
-        being sent, any other command raises :class:`UsageError`.
+        ``data`` is ``bytes``, ``str`` (sent as UTF-8) or an iterable of them (a binary
+        file is read in blocks of up to 1 MiB, not by lines): every line ending becomes
+        CRLF and a dot starting a line is doubled; a NUL raises ``ValueError``. Without
+        ``data``: True once the server answered 354; then send the message with
+        :meth:`datasend` and end it with :meth:`dataend`. While a message is being sent,
+        any other command raises :class:`UsageError`.
         """
         return self._run(self._data_flow(data), False)
 
     def datasend(self, data: MessageData) -> bool:
-        """Send message data: CRLF line endings and dot-stuffing applied, across calls."""
+        """Send message data: CRLF line endings and dot-stuffing applied, across calls.
+        ``data`` takes what :meth:`data` takes (a binary file is read in blocks)."""
         return self._run(self._datasend_flow(data), False)
 
     def dataend(self) -> bool:

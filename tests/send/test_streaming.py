@@ -4,6 +4,7 @@ datasend() take iterables without joining them, and memory stays bounded (both c
 from __future__ import annotations
 
 import hashlib
+import io
 import socket
 import threading
 import tracemalloc
@@ -254,6 +255,52 @@ def test_datasend_streams_its_iterable(scripted: type[ScriptedServer], connect: 
     server.join()
     assert waited == [True]
     assert got["data"] == b"Subject: two\r\n\r\n..dot\r\n..\r\n.\r\n"
+
+
+class BlockReads(io.BytesIO):
+    """A binary file that records each read1() and refuses to be read line by line, or
+    with read(), which on a pipe would wait for a whole block: read1() takes what is there."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__(data)
+        self.reads: list[int] = []
+
+    def read1(self, size: int = -1, /) -> bytes:
+        block = super().read1(size)
+        self.reads.append(len(block))
+        return block
+
+    def __iter__(self) -> Iterator[bytes]:
+        raise AssertionError("a file must be read in blocks, not iterated by lines")
+
+    def readline(self, size: int | None = -1, /) -> bytes:
+        raise AssertionError("a file must be read in blocks, not iterated by lines")
+
+    def read(self, size: int | None = -1, /) -> bytes:
+        raise AssertionError("read() would wait for a whole block on a pipe: read1()")
+
+
+@pytest.mark.parametrize("how", ["data", "datasend"])
+def test_a_binary_file_is_read_in_blocks(scripted: type[ScriptedServer], connect: Connect, how: str) -> None:
+    """2 MiB of short lines, a dot line straddling the first block boundary: two reads of
+    1 MiB and one empty one (not 50,000 lines, each its own write), the same bytes on the wire."""
+    head = b"Subject: lines\r\n\r\n"
+    line = b"a short line of text\r\n"
+    body = line * ((CHUNK - len(head)) // len(line))
+    body += b"x" * (CHUNK - len(head) - len(body) - 1) + b"\r\n.dot\r\n" + line * (CHUNK // len(line))
+    fh = BlockReads(head + body)
+    got: dict[str, bytes] = {}
+    server = scripted(data_server(got))
+    smtp = connect(server)
+    assert smtp.mail("a@example.org") and smtp.to("b@example.net")
+    if how == "data":
+        assert smtp.data(fh)
+    else:
+        assert smtp.data() and smtp.datasend(fh) and smtp.dataend()
+    smtp.quit()
+    server.join()
+    assert fh.reads == [CHUNK, len(head) + len(body) - CHUNK, 0]
+    assert got["data"] == stuff(head + body)
 
 
 # ---- bounded memory -----------------------------------------------------------------------------

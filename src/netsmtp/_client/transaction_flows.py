@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import warnings
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from .._core.address import ascii_domain, to_path
@@ -68,13 +68,28 @@ _ONE_PIECE = (bytes, bytearray, memoryview, str)
 _LISTS = (list, tuple)  # (a tuple of types: "list | tuple" builds a union object at every test)
 
 
+# A binary file given to data() or datasend() is read in blocks of up to this size.
+_FILE_BLOCK = 1024 * 1024
+
+
 def iter_chunks(data: object) -> Iterator[bytes]:
     """The chunks of ``data`` (bytes, str, or an iterable of them), without joining them."""
     if isinstance(data, _ONE_PIECE):
         return iter((_as_bytes(data),))  # no generator to make for the usual one piece
+    read1 = getattr(data, "read1", None)
+    if callable(read1):
+        # A binary file: what is there, up to a block per read, not line by line (a 4 MB
+        # file of short lines was 110,000 writes). read1() makes at most one read of the
+        # underlying file, so a pipe still streams as its writer writes.
+        return _blocks(read1)
     if not isinstance(data, Iterable):
         raise TypeError(f"message data must be bytes, str or an iterable of them, not {type(data).__name__}")
     return map(_as_bytes, data)  # lazily, piece by piece
+
+
+def _blocks(read1: Callable[[int], object]) -> Iterator[bytes]:
+    while block := read1(_FILE_BLOCK):
+        yield _as_bytes(block)
 
 
 def _check_text(chunk: bytes) -> bytes:
