@@ -170,34 +170,25 @@ class TransactionFlows(SessionFlows):
             lines.append(encode_line(f"RCPT TO:{path}{extra}", limit=limit))
         if params.dropped:
             self._warn_dropped(params, opts, "recipient")
+        # With skip_bad every address is tried anyway, so with PIPELINING the RCPTs go out
+        # in one write and the replies are read after it: the server gets what lockstep
+        # sends, in one round trip. Without skip_bad there is no batch: Net::SMTP stops at
+        # the first refusal and sends no later address, which only lockstep can do.
+        batched = skip_bad and len(lines) > 1 and self._pipelining()
+        if batched:
+            yield Write(b"".join([self._queue(line, label="RCPT") for line in lines]))
         accepted: list[str] = []
-        if skip_bad and len(lines) > 1 and self._pipelining():
-            return (yield from self._pipelined_recipients(given, lines))
-        for address, line in zip(given, lines, strict=True):
-            reply = yield from self._read(self._queue(line, label="RCPT"))
+        last = len(given) - 1
+        for index, (address, line) in enumerate(zip(given, lines, strict=True)):
+            reply = yield from (self._read() if batched else self._read(self._queue(line, label="RCPT")))
             if reply.is_positive:
                 accepted.append(address)
                 self._txn_recipients.append(address)
             elif not skip_bad:
                 raise ReplyError(reply, "RCPT")
+            elif batched and index < last:
+                self._ensure_open()  # a 421 closed the session: no later reply will come
         return accepted if skip_bad else True
-
-    def _pipelined_recipients(self, given: list[str], lines: list[bytes]) -> Flow[list[str]]:
-        """``skip_bad``'s RCPTs with PIPELINING: every one goes out in one write, then every
-        reply is read, in order. The server gets what lockstep would send (with skip_bad
-        every address is tried), one round trip instead of one per address. Without
-        skip_bad there is no batch: Net::SMTP stops at the first refusal and sends no
-        later address, which only lockstep can do."""
-        yield Write(b"".join([self._queue(line, label="RCPT") for line in lines]))
-        accepted: list[str] = []
-        for index, address in enumerate(given):
-            reply = yield from self._read()
-            if reply.is_positive:
-                accepted.append(address)
-                self._txn_recipients.append(address)
-            elif index < len(given) - 1:
-                self._ensure_open()  # a 421 closed the session: no more replies will come
-        return accepted
 
     def _pipelining(self) -> bool:
         """May commands be batched: the server offers PIPELINING and it was not turned off."""
