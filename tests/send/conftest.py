@@ -6,6 +6,9 @@ API of :mod:`tests.helpers.clients`, so each byte and each result is checked ide
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from typing import Any
 
@@ -49,3 +52,12 @@ def connect(kind: str, send_loops: Loops) -> Iterator[Connect]:
     yield factory
     for client in made:
         client.close()
+
+
+@pytest.fixture
+def socket_path() -> Iterator[str]:
+    directory = tempfile.mkdtemp(prefix="netsmtp-", dir="/tmp")  # short: sun_path is ~108 octets
+    try:
+        yield os.path.join(directory, "smtp.sock")
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)

@@ -3,11 +3,6 @@ socket; smtplib's cpython#76984 (only the first of those replies read) must not 
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
-from collections.abc import Iterator
-
 import pytest
 
 from netsmtp import SendError, SendResult
@@ -252,15 +247,6 @@ def test_duplicate_recipient_gets_one_rcpt(scripted: type[ScriptedServer], conne
     assert lmtp.noop() and lmtp.message() == "2.0.0 noop answered"
     lmtp.quit()
     server.join()
-
-
-@pytest.fixture
-def socket_path() -> Iterator[str]:
-    directory = tempfile.mkdtemp(prefix="netsmtp-", dir="/tmp")  # short: sun_path is ~108 octets
-    try:
-        yield os.path.join(directory, "lmtp.sock")
-    finally:
-        shutil.rmtree(directory, ignore_errors=True)
 
 
 def test_unix_socket(scripted: type[ScriptedServer], connect: Connect, socket_path: str) -> None:

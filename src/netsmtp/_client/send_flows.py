@@ -119,26 +119,43 @@ class SendFlows(TransactionFlows):
         result = SendResult(prepared.sender)
         pipelining = self._pipelining()
         if pipelining:
-            batch = [self._queue(mail_line, label="MAIL")]  # (the verbs given: no need to parse them)
-            batch += [self._queue(line, label="RCPT") for line in rcpt_lines]
             inline = chunking and whole is not None and len(whole) <= INLINE_BDAT_LIMIT
-            if inline:
-                assert whole is not None
-                batch.append(self._queue_bdat(whole, last=True))
-            elif not chunking:
-                batch.append(self._queue(b"DATA\r\n", label="DATA"))
-            yield from self._write_message(b"".join(batch))  # with inline BDAT, the whole message
+            # The envelope in groups of at most _pipeline_window commands, each written once
+            # the one before it is answered (RFC 2920 §3.1: no deadlock); the message, or DATA,
+            # goes with the last. Nearly every envelope is one group: one round trip.
+            count, window = len(rcpt_lines), self._pipeline_window
+            start, first = 0, True
+            while True:
+                stop = min(count, start + window - (1 if first else 0))  # the first holds MAIL
+                batch = [self._queue(mail_line, label="MAIL")] if first else []  # (verbs given)
+                batch += [self._queue(line, label="RCPT") for line in rcpt_lines[start:stop]]
+                if stop == count and inline:
+                    assert whole is not None
+                    batch.append(self._queue_bdat(whole, last=True))
+                elif stop == count and not chunking:
+                    batch.append(self._queue(b"DATA\r\n", label="DATA"))
+                yield from self._write_message(b"".join(batch))  # with inline BDAT, the message
+                if stop == count:
+                    break
+                yield from self._read_envelope(result, prepared, first, start, stop)
+                assert result.mail_reply is not None
+                if not result.mail_reply.is_positive:
+                    # RFC 2920 §3: no RCPT after a refused MAIL counts; send no more of them.
+                    for recipient in prepared.recipients[stop:]:
+                        result.refused[recipient] = result.mail_reply
+                    return (yield from self._nothing_accepted(result))
+                start, first = stop, False
             if inline:
                 # The whole message went out with the envelope: from now on a lost connection
                 # leaves its fate unknown (RFC 1047), unless a reply already settled it.
                 try:
-                    yield from self._read_envelope(result, prepared)
+                    yield from self._read_envelope(result, prepared, first, start, count)
                 except (ConnectionLost, SMTPTimeout) as exc:
                     if _refused_for_sure(result, prepared):
                         raise
                     raise delivery_unknown(exc) from exc
             else:
-                yield from self._read_envelope(result, prepared)
+                yield from self._read_envelope(result, prepared, first, start, count)
             if inline:
                 self._expect_final_extras(result)  # known only now (LMTP: one per recipient)
                 final = yield from self._read_final()
@@ -201,10 +218,18 @@ class SendFlows(TransactionFlows):
     def _record(self, result: SendResult, recipient: str, reply: Reply) -> None:
         (result.accepted if reply.is_positive else result.refused)[recipient] = reply
 
-    def _read_envelope(self, result: SendResult, prepared: PreparedMessage) -> Flow[None]:
-        result.mail_reply = yield from self._read()
-        self._stop_if_closed(result, result.mail_reply, prepared.recipients, 0)
-        for index, recipient in enumerate(prepared.recipients):
+    def _read_envelope(
+        self, result: SendResult, prepared: PreparedMessage, mail: bool, start: int, stop: int
+    ) -> Flow[None]:
+        """Read the replies to one pipelined group: MAIL's (if ``mail``), then those to the
+        RCPTs of ``prepared.recipients[start:stop]``."""
+        if mail:
+            result.mail_reply = yield from self._read()
+            self._stop_if_closed(result, result.mail_reply, prepared.recipients, 0)
+        assert result.mail_reply is not None
+        recipients = prepared.recipients
+        for index in range(start, stop):
+            recipient = recipients[index]
             reply = yield from self._read()
             if result.mail_reply.is_positive:
                 self._record(result, recipient, reply)
