@@ -303,6 +303,33 @@ def test_a_binary_file_is_read_in_blocks(scripted: type[ScriptedServer], connect
     assert got["data"] == stuff(head + body)
 
 
+@pytest.mark.parametrize("form", [bytes, bytearray, memoryview])
+def test_data_sends_a_large_message_in_blocks(
+    scripted: type[ScriptedServer], connect: Connect, form: type
+) -> None:
+    """A message over 1 MiB in one piece is checked whole, then dot-stuffed and written a
+    block at a time: a CR and its LF split by the first block boundary, a dot line after
+    them; a CRLF ending the second block, a dot line starting the third. The bytes on the
+    wire are those of the whole message, stuffed."""
+
+    def filler(size: int) -> bytes:  # short lines, the last one left open
+        return (b"x" * 62 + b"\r\n") * (size // 64) + b"y" * (size % 64)
+
+    head = b"Subject: big\r\n\r\n"
+    first = filler(CHUNK - 1 - len(head)) + b"\r\n.dot\r\n"
+    second = filler(CHUNK - 9) + b"\r\n..two\r\nend\r\n"
+    message = head + first + second
+    assert message[CHUNK - 1 : CHUNK + 2] == b"\r\n." and message[2 * CHUNK - 2 : 2 * CHUNK + 1] == b"\r\n."
+    got: dict[str, bytes] = {}
+    server = scripted(data_server(got))
+    smtp = connect(server)
+    assert smtp.mail("a@example.org") and smtp.to("b@example.net")
+    assert smtp.data(form(message))
+    smtp.quit()
+    server.join()
+    assert got["data"] == stuff(message)
+
+
 # ---- bounded memory -----------------------------------------------------------------------------
 
 
@@ -431,6 +458,24 @@ def test_memory_stays_bounded(chunking: bool, megabytes: int) -> None:
     # DATA: the sink hashes the payload up to the end marker (there is no line to un-stuff)
     assert sink.digest.hexdigest() == expected.hexdigest()
     assert peak < 16 * 1024 * 1024, f"peak traced memory {peak / 2**20:.1f} MiB"
+
+
+def test_data_of_a_large_message_holds_no_stuffed_copy() -> None:
+    """Net::SMTP's data() with 32 MiB of bytes: what it allocates on top of the message stays
+    a few blocks, not a dot-stuffed copy of the whole (tracemalloc counts allocations only)."""
+    message = b"".join(big_pieces(32 * 1024 * 1024)).replace(b"\r\n0", b"\r\n.")  # every line stuffed
+    sink = FastSink(chunking=False)
+    tracemalloc.start()
+    try:
+        with netsmtp.SMTP(sink.host, hello=HELLO, timeout=20) as smtp:
+            assert smtp.mail("a@example.org") and smtp.to("b@example.net")
+            assert smtp.data(message)
+        _current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    sink.join()
+    assert sink.digest.hexdigest() == hashlib.sha256(message.replace(b"\r\n.", b"\r\n..")).hexdigest()
+    assert peak < 8 * 1024 * 1024, f"peak traced memory {peak / 2**20:.1f} MiB"
 
 
 @pytest.mark.parametrize("chunking", [True, False], ids=["bdat", "data"])

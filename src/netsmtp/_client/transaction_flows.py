@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import sys
 import warnings
@@ -90,6 +91,13 @@ def iter_chunks(data: object) -> Iterator[bytes]:
 def _blocks(read1: Callable[[int], object]) -> Iterator[bytes]:
     while block := read1(_FILE_BLOCK):
         yield _as_bytes(block)
+
+
+def _blocks_of(data: bytes) -> Iterator[bytes]:
+    """``data`` in blocks of ``_FILE_BLOCK`` octets (each one copy of a slice)."""
+    view = memoryview(data)
+    for start in range(0, len(view), _FILE_BLOCK):
+        yield bytes(view[start : start + _FILE_BLOCK])
 
 
 def _check_text(chunk: bytes) -> bytes:
@@ -231,6 +239,11 @@ class TransactionFlows(SessionFlows):
         _check_text(first)
         if self._options.max_line_length is not None:  # SM-10 (the encoder checks the rest)
             check_line_length(first, self._options.max_line_length)
+        if len(first) > _FILE_BLOCK:
+            # Checked whole, sent a block at a time: the dot-stuffed copy of a 64 MB message
+            # would double what it holds in memory.
+            chunks = itertools.chain(_blocks_of(first), chunks)
+            first = next(chunks)
         yield from self._data_start_flow()
         try:
             pending = self._session.data(first)
