@@ -184,3 +184,15 @@ def test_bdat_large_count() -> None:
     frame = bdat_frame(chunk, True)
     assert frame[:20] == b"BDAT 1000000 LAST\r\nx"
     assert len(frame) == len(b"BDAT 1000000 LAST\r\n") + 1_000_000
+
+
+def test_encode_blocks_checks_the_whole_piece_first() -> None:
+    """A line too long in the last block of a piece refuses the piece before its first
+    block: nothing of it is returned and the encoder is as before (SECURITY SM-10)."""
+    encoder = DataEncoder(max_line_length=10)
+    assert encoder.encode(b"head\r\nopen") == b"head\r\nopen"  # a line of 4 left open
+    piece = b"ing\r\n" + b"short\r\n" * 3 + b"x" * 11  # the open line ends fine; the last does not
+    with pytest.raises(ValueError, match="longer than 10 octets"):
+        encoder.encode_blocks(piece, 4)
+    assert b"".join(encoder.encode_blocks(b"ing\r\n.a\r\n", 4)) == b"ing\r\n..a\r\n"
+    assert encoder.finish() == END_OF_DATA

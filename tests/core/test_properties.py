@@ -170,3 +170,14 @@ def test_parser_never_crashes_and_split_does_not_matter(raw: bytes, cuts: list[i
         return got, False
 
     assert outcome(cuts) == outcome([])
+
+
+@settings(max_examples=500)
+@given(chunked(), st.integers(1, 8))
+def test_encoding_in_blocks_gives_the_same_bytes(case: tuple[bytes, list[bytes]], size: int) -> None:
+    """encode_blocks() (a large piece, a block at a time) gives what encode() gives, whatever
+    the block size and wherever the blocks cut a CRLF or a dot line."""
+    _message, chunks = case
+    encoder = DataEncoder()
+    out = b"".join(b"".join(encoder.encode_blocks(chunk, size)) for chunk in chunks)
+    assert out + encoder.finish() == stream(chunks)

@@ -303,14 +303,15 @@ def test_a_binary_file_is_read_in_blocks(scripted: type[ScriptedServer], connect
     assert got["data"] == stuff(head + body)
 
 
+@pytest.mark.parametrize("how", ["data", "datasend"])
 @pytest.mark.parametrize("form", [bytes, bytearray, memoryview])
-def test_data_sends_a_large_message_in_blocks(
-    scripted: type[ScriptedServer], connect: Connect, form: type
+def test_a_large_piece_is_sent_in_blocks(
+    scripted: type[ScriptedServer], connect: Connect, form: type, how: str
 ) -> None:
-    """A message over 1 MiB in one piece is checked whole, then dot-stuffed and written a
-    block at a time: a CR and its LF split by the first block boundary, a dot line after
-    them; a CRLF ending the second block, a dot line starting the third. The bytes on the
-    wire are those of the whole message, stuffed."""
+    """A message over 1 MiB in one piece (to data() or datasend()) is checked whole, then
+    dot-stuffed and written a block at a time: a CR and its LF split by the first block
+    boundary, a dot line after them; a CRLF ending the second block, a dot line starting the
+    third. The bytes on the wire are those of the whole message, stuffed."""
 
     def filler(size: int) -> bytes:  # short lines, the last one left open
         return (b"x" * 62 + b"\r\n") * (size // 64) + b"y" * (size % 64)
@@ -324,7 +325,10 @@ def test_data_sends_a_large_message_in_blocks(
     server = scripted(data_server(got))
     smtp = connect(server)
     assert smtp.mail("a@example.org") and smtp.to("b@example.net")
-    assert smtp.data(form(message))
+    if how == "data":
+        assert smtp.data(form(message))
+    else:
+        assert smtp.data() and smtp.datasend(form(message)) and smtp.dataend()
     smtp.quit()
     server.join()
     assert got["data"] == stuff(message)
@@ -460,16 +464,21 @@ def test_memory_stays_bounded(chunking: bool, megabytes: int) -> None:
     assert peak < 16 * 1024 * 1024, f"peak traced memory {peak / 2**20:.1f} MiB"
 
 
-def test_data_of_a_large_message_holds_no_stuffed_copy() -> None:
-    """Net::SMTP's data() with 32 MiB of bytes: what it allocates on top of the message stays
-    a few blocks, not a dot-stuffed copy of the whole (tracemalloc counts allocations only)."""
+@pytest.mark.parametrize("how", ["data", "datasend"])
+def test_a_large_piece_holds_no_stuffed_copy(how: str) -> None:
+    """Net::SMTP's data() or datasend() with 32 MiB of bytes: what it allocates on top of the
+    message stays a few blocks, not a dot-stuffed copy of the whole (tracemalloc counts
+    allocations only)."""
     message = b"".join(big_pieces(32 * 1024 * 1024)).replace(b"\r\n0", b"\r\n.")  # every line stuffed
     sink = FastSink(chunking=False)
     tracemalloc.start()
     try:
         with netsmtp.SMTP(sink.host, hello=HELLO, timeout=20) as smtp:
             assert smtp.mail("a@example.org") and smtp.to("b@example.net")
-            assert smtp.data(message)
+            if how == "data":
+                assert smtp.data(message)
+            else:
+                assert smtp.data() and smtp.datasend(message) and smtp.dataend()
         _current, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()

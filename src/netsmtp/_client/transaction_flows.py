@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import os
 import sys
 import warnings
@@ -69,8 +68,9 @@ _ONE_PIECE = (bytes, bytearray, memoryview, str)
 _LISTS = (list, tuple)  # (a tuple of types: "list | tuple" builds a union object at every test)
 
 
-# A binary file given to data() or datasend() is read in blocks of up to this size.
-_FILE_BLOCK = 1024 * 1024
+# A binary file given to data() or datasend() is read, and a large piece of message encoded,
+# in blocks of up to this size.
+_BLOCK = 1024 * 1024
 
 
 def iter_chunks(data: object) -> Iterator[bytes]:
@@ -89,15 +89,8 @@ def iter_chunks(data: object) -> Iterator[bytes]:
 
 
 def _blocks(read1: Callable[[int], object]) -> Iterator[bytes]:
-    while block := read1(_FILE_BLOCK):
+    while block := read1(_BLOCK):
         yield _as_bytes(block)
-
-
-def _blocks_of(data: bytes) -> Iterator[bytes]:
-    """``data`` in blocks of ``_FILE_BLOCK`` octets (each one copy of a slice)."""
-    view = memoryview(data)
-    for start in range(0, len(view), _FILE_BLOCK):
-        yield bytes(view[start : start + _FILE_BLOCK])
 
 
 def _check_text(chunk: bytes) -> bytes:
@@ -239,22 +232,19 @@ class TransactionFlows(SessionFlows):
         _check_text(first)
         if self._options.max_line_length is not None:  # SM-10 (the encoder checks the rest)
             check_line_length(first, self._options.max_line_length)
-        if len(first) > _FILE_BLOCK:
-            # Checked whole, sent a block at a time: the dot-stuffed copy of a 64 MB message
-            # would double what it holds in memory.
-            chunks = itertools.chain(_blocks_of(first), chunks)
-            first = next(chunks)
         yield from self._data_start_flow()
+        pending = b""
+        chunk: bytes | None = first
         try:
-            pending = self._session.data(first)
-            if self._transcript.on:
-                self._transcript.data(first)
-            for chunk in chunks:
-                _check_text(chunk)
-                if pending:
-                    yield from self._write_message(pending)
-                pending = self._session.data(chunk)
+            while chunk is not None:
+                for encoded in self._encoded(chunk):
+                    if pending:
+                        yield from self._write_message(pending)
+                    pending = encoded  # (held back: the last piece goes out with the end marker)
                 self._transcript.data(chunk)
+                chunk = next(chunks, None)
+                if chunk is not None:
+                    _check_text(chunk)
         except BaseException:
             # Half a message must never be committed: drop the connection, which voids
             # the transaction (RFC 5321 §3.8) (SPEC A10).
@@ -285,11 +275,19 @@ class TransactionFlows(SessionFlows):
         if self._session.state is not State.DATA:
             raise UsageError("datasend() needs a data phase: call data() with no argument first")
         for chunk in iter_chunks(data):
-            encoded = self._session.data(_check_text(chunk))
+            for encoded in self._encoded(_check_text(chunk)):
+                if encoded:
+                    yield from self._write_message(encoded)
             self._transcript.data(chunk)
-            if encoded:
-                yield from self._write_message(encoded)
         return True
+
+    def _encoded(self, chunk: bytes) -> Iterable[bytes]:
+        """The wire form of a piece of message: whole, or a block at a time for a large
+        piece, which is checked whole first (a refused piece still changes nothing) and never
+        held twice (a dot-stuffed copy of 64 MB would double what the message costs)."""
+        if len(chunk) > _BLOCK:
+            return self._session.data_blocks(chunk, _BLOCK)
+        return (self._session.data(chunk),)
 
     def _dataend_flow(self) -> Flow[bool]:
         self._ensure_open()  # an abandoned message was not accepted: never report success

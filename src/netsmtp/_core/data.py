@@ -18,6 +18,8 @@ with short lines costs one step per ~1000 octets.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 END_OF_DATA = b".\r\n"
 MAX_LINE_LENGTH = 998  # octets, without the CRLF (RFC 5321 §4.5.3.1.6)
 
@@ -113,6 +115,20 @@ class DataEncoder:
                 chunk = b"." + chunk
             self._at_line_start = chunk.endswith(b"\n")
         return prefix + chunk if prefix else chunk
+
+    def encode_blocks(self, chunk: bytes, size: int) -> Iterator[bytes]:
+        """:meth:`encode` of ``chunk``, ``size`` octets of it at a time: a large chunk is
+        never held twice (its dot-stuffed copy would double what a 64 MB message costs).
+        The whole chunk is checked first, before any block is returned: a refused chunk
+        changes nothing, as with :meth:`encode`."""
+        if self.max_line_length is not None:
+            check_line_length(chunk, self.max_line_length, self._line)
+        return self._blocks(chunk, size)
+
+    def _blocks(self, chunk: bytes, size: int) -> Iterator[bytes]:
+        view = memoryview(chunk)
+        for start in range(0, len(view), size):
+            yield self.encode(bytes(view[start : start + size]))
 
     def raw(self, raw: bytes) -> bytes:
         """Wire form of bytes sent unchanged (``rawdatasend``): a pending CR is completed

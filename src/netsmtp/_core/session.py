@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import enum
 from collections import deque
+from collections.abc import Iterator
 
 from .._exceptions import ConnectionLost, ProtocolError, UsageError
 from .capabilities import Capabilities
@@ -108,6 +109,13 @@ class Session:
         if self.state is not _DATA or self.encoder is None:
             raise UsageError("no message is being sent: call data() first and wait for its 354")
         return self.encoder.encode(chunk)
+
+    def data_blocks(self, chunk: bytes, size: int) -> Iterator[bytes]:
+        """:meth:`data` for a large chunk: encoded ``size`` octets at a time, all of it
+        checked first (DataEncoder.encode_blocks)."""
+        if self.state is not _DATA or self.encoder is None:
+            raise UsageError("no message is being sent: call data() first and wait for its 354")
+        return self.encoder.encode_blocks(chunk, size)
 
     def raw_data(self, chunk: bytes) -> bytes:
         if self.state is not _DATA or self.encoder is None:
